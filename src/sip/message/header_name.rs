@@ -1,0 +1,106 @@
+//! Header names: the ones ncgw reads as variants (compact forms folded in), others kept verbatim.
+use std::fmt;
+
+macro_rules! header_names {
+    ($( $variant:ident => $canonical:literal $(, $compact:literal)? ;)*) => {
+        /// A header field name. Matching is case-insensitive and compact forms (RFC 3261 §7.3.3,
+        /// RFC 3515, RFC 4028, …) map to the same variant as the long form.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum HeaderName {
+            $( $variant, )*
+            /// Any other header; the name is kept as received.
+            Other(Box<str>),
+        }
+
+        impl HeaderName {
+            /// Maps a received name to a header name.
+            pub fn from_name(name: &str) -> HeaderName {
+                if name.len() == 1 {
+                    let c = name.as_bytes()[0].to_ascii_lowercase();
+                    $( $( if c == $compact.as_bytes()[0] { return HeaderName::$variant; } )? )*
+                    return HeaderName::Other(name.into());
+                }
+                $( if name.eq_ignore_ascii_case($canonical) { return HeaderName::$variant; } )*
+                HeaderName::Other(name.into())
+            }
+
+            /// The long form, as ncgw writes it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( HeaderName::$variant => $canonical, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// The compact form, where one exists.
+            pub fn compact(&self) -> Option<&'static str> {
+                match self {
+                    $( $( HeaderName::$variant => Some($compact), )? )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+header_names! {
+    Via => "Via", "v";
+    From => "From", "f";
+    To => "To", "t";
+    CallId => "Call-ID", "i";
+    CSeq => "CSeq";
+    Contact => "Contact", "m";
+    MaxForwards => "Max-Forwards";
+    Route => "Route";
+    RecordRoute => "Record-Route";
+    ContentType => "Content-Type", "c";
+    ContentLength => "Content-Length", "l";
+    ContentEncoding => "Content-Encoding", "e";
+    ContentDisposition => "Content-Disposition";
+    Require => "Require";
+    ProxyRequire => "Proxy-Require";
+    Supported => "Supported", "k";
+    Unsupported => "Unsupported";
+    Allow => "Allow";
+    Accept => "Accept";
+    AllowEvents => "Allow-Events", "u";
+    Event => "Event", "o";
+    Expires => "Expires";
+    MinExpires => "Min-Expires";
+    UserAgent => "User-Agent";
+    Server => "Server";
+    Subject => "Subject", "s";
+    Authorization => "Authorization";
+    ProxyAuthorization => "Proxy-Authorization";
+    WwwAuthenticate => "WWW-Authenticate";
+    ProxyAuthenticate => "Proxy-Authenticate";
+    RetryAfter => "Retry-After";
+    Timestamp => "Timestamp";
+    PAssertedIdentity => "P-Asserted-Identity";
+    PPreferredIdentity => "P-Preferred-Identity";
+    Privacy => "Privacy";
+    SessionExpires => "Session-Expires", "x";
+    MinSe => "Min-SE";
+    RSeq => "RSeq";
+    RAck => "RAck";
+    Reason => "Reason";
+    ReferTo => "Refer-To", "r";
+    ReferredBy => "Referred-By", "b";
+    Replaces => "Replaces";
+    AcceptContact => "Accept-Contact", "a";
+    RejectContact => "Reject-Contact", "j";
+    RequestDisposition => "Request-Disposition", "d";
+    Identity => "Identity", "y";
+    PAccessNetworkInfo => "P-Access-Network-Info";
+    PChargingVector => "P-Charging-Vector";
+    PAssertedService => "P-Asserted-Service";
+    PEarlyMedia => "P-Early-Media";
+    SessionId => "Session-ID";
+    FeatureCaps => "Feature-Caps";
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,4 @@
+//! The SIP protocol core, sans-IO: messages, SDP, transactions. No sockets, tasks or clocks here.
+pub mod message;
+pub mod sdp;
+pub mod transaction;
