@@ -1,5 +1,14 @@
 //! ncgw: a SIP back-to-back user agent and media gateway. See ARCHITECTURE.md for the map.
+pub mod admin;
+pub mod b2bua;
+pub mod cli;
+pub mod config;
+pub mod dialplan;
+pub mod logging;
+pub mod metrics;
+pub mod runtime;
 pub mod sip;
+pub mod transport;
 
 #[cfg(test)]
 pub(crate) mod testing;

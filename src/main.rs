@@ -1,2 +1,4 @@
-//! The `ncgw` binary: parses the command line and hands over to the library.
-fn main() {}
+//! The `ncgw` binary: hands the command line to `ncgw::cli`.
+fn main() -> std::process::ExitCode {
+    ncgw::cli::main()
+}

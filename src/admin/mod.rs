@@ -1,0 +1,106 @@
+//! The admin HTTP listener: `/metrics` (Prometheus), `/healthz`, and the JSON API the CLI uses.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::metrics::metrics;
+use crate::runtime::{Command, PingResult};
+use crate::sip::peer::Transport;
+
+/// How long an API call waits for the core before answering 503.
+const CORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+struct AppState {
+    core: mpsc::Sender<Command>,
+}
+
+/// Serves until shutdown.
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, mut shutdown: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/ping", post(ping))
+        .route("/api/v1/drain", post(drain))
+        .with_state(AppState { core });
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::error!(error = %e, "admin listener failed");
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn ask<T>(state: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Command, wait: Duration) -> Result<T, Response> {
+    let (tx, rx) = oneshot::channel();
+    if state.core.send(make(tx)).await.is_err() {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "node is stopping"));
+    }
+    match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err(error(StatusCode::SERVICE_UNAVAILABLE, "node did not answer in time")),
+    }
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics().render())
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match ask(&state, Command::Status, CORE_TIMEOUT).await {
+        Ok(s) if s.accepting => (StatusCode::OK, "ok\n").into_response(),
+        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn status(State(state): State<AppState>) -> Response {
+    match ask(&state, Command::Status, CORE_TIMEOUT).await {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => e,
+    }
+}
+
+#[derive(Deserialize)]
+struct PingQuery {
+    target: String,
+    #[serde(default)]
+    transport: Option<String>,
+}
+
+async fn ping(State(state): State<AppState>, Query(q): Query<PingQuery>) -> Response {
+    let Ok(target) = q.target.parse::<SocketAddr>() else {
+        return error(StatusCode::BAD_REQUEST, "target must be IP:port, e.g. 127.0.0.1:5070 or [::1]:5070");
+    };
+    let transport = match q.transport.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("udp") => Transport::Udp,
+        Some("tcp") => Transport::Tcp,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "transport must be udp or tcp"),
+    };
+    // Timer F is 64·T1 (32 s by default); wait a little longer than that.
+    let wait = Duration::from_secs(120);
+    match ask(&state, |reply| Command::Ping { target, transport, reply }, wait).await {
+        Ok::<PingResult, _>(r) => Json(r).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn drain(State(state): State<AppState>) -> Response {
+    if state.core.send(Command::Shutdown).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "node is stopping");
+    }
+    Json(serde_json::json!({ "draining": true })).into_response()
+}

@@ -1,0 +1,107 @@
+//! Prometheus metrics: names are constants, described once, labels low-cardinality (no ids or numbers).
+use std::sync::OnceLock;
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+pub const SIP_MESSAGES: &str = "ncgw_sip_messages_total";
+pub const SIP_PARSE_FAILURES: &str = "ncgw_sip_parse_failures_total";
+pub const SIP_TRANSACTIONS_ACTIVE: &str = "ncgw_sip_transactions_active";
+pub const SIP_RETRANSMISSIONS: &str = "ncgw_sip_retransmissions_total";
+pub const SIP_TRANSACTION_OUTCOMES: &str = "ncgw_sip_transaction_outcomes_total";
+pub const SIP_DROPPED: &str = "ncgw_sip_dropped_total";
+pub const TRANSPORT_CONNECTIONS: &str = "ncgw_transport_connections";
+pub const TRANSPORT_CONNECTIONS_OPENED: &str = "ncgw_transport_connections_opened_total";
+
+/// Every metric the node exports, registered once.
+pub struct Metrics {
+    pub registry: Registry,
+    /// direction (in|out), transport (udp|tcp), kind (method name, or status class 1xx…6xx).
+    pub sip_messages: IntCounterVec,
+    /// reason: a stable code from the parser error.
+    pub sip_parse_failures: IntCounterVec,
+    /// kind: client_invite, client_non_invite, server_invite, server_non_invite.
+    pub sip_transactions_active: IntGaugeVec,
+    pub sip_retransmissions: IntCounter,
+    /// kind (server|client), method, outcome (status class, or timeout).
+    pub sip_transaction_outcomes: IntCounterVec,
+    /// reason: inbound_queue_full, send_would_block, overload, …
+    pub sip_dropped: IntCounterVec,
+    /// transport (tcp).
+    pub transport_connections: IntGaugeVec,
+    pub transport_connections_opened: IntCounterVec,
+    pub up: IntGauge,
+}
+
+const METHOD_LABELS: &[&str] = &[
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "MESSAGE", "REFER", "NOTIFY",
+    "SUBSCRIBE", "PUBLISH",
+];
+
+/// A method as a metric label: the known ones by name, anything else as `other` (bounded cardinality).
+pub fn method_label(method: &str) -> &'static str {
+    METHOD_LABELS.iter().find(|m| **m == method).copied().unwrap_or("other")
+}
+
+/// A status code as its class label.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "6xx",
+    }
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let m = IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+            registry.register(Box::new(m.clone())).expect("metric registered once");
+            m
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let m = IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+            registry.register(Box::new(m.clone())).expect("metric registered once");
+            m
+        };
+        let sip_messages = counter_vec(SIP_MESSAGES, "SIP messages by direction, transport and method or status class", &["direction", "transport", "kind"]);
+        let sip_parse_failures = counter_vec(SIP_PARSE_FAILURES, "Received SIP messages that failed to parse, by reason", &["reason"]);
+        let sip_transactions_active = gauge_vec(SIP_TRANSACTIONS_ACTIVE, "Live SIP transactions by kind", &["kind"]);
+        let sip_transaction_outcomes = counter_vec(SIP_TRANSACTION_OUTCOMES, "Finished SIP transactions by side, method and outcome", &["side", "method", "outcome"]);
+        let sip_dropped = counter_vec(SIP_DROPPED, "SIP messages dropped before processing, by reason", &["reason"]);
+        let transport_connections = gauge_vec(TRANSPORT_CONNECTIONS, "Open SIP transport connections", &["transport"]);
+        let transport_connections_opened = counter_vec(TRANSPORT_CONNECTIONS_OPENED, "SIP transport connections opened, by transport and direction", &["transport", "direction"]);
+        let sip_retransmissions = IntCounter::new(SIP_RETRANSMISSIONS, "SIP retransmissions sent by our transactions").expect("metric definition is valid");
+        registry.register(Box::new(sip_retransmissions.clone())).expect("metric registered once");
+        let up = IntGauge::new("ncgw_up", "1 while the node accepts new work, 0 while draining").expect("metric definition is valid");
+        registry.register(Box::new(up.clone())).expect("metric registered once");
+        Metrics {
+            registry,
+            sip_messages,
+            sip_parse_failures,
+            sip_transactions_active,
+            sip_retransmissions,
+            sip_transaction_outcomes,
+            sip_dropped,
+            transport_connections,
+            transport_connections_opened,
+            up,
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding into a Vec cannot fail");
+        String::from_utf8(out).expect("the text encoder writes UTF-8")
+    }
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}

@@ -1,0 +1,103 @@
+//! The only async glue: binds sockets, spawns transport tasks, drives the sans-IO cores from one
+//! core task, serves the admin API, and drains on shutdown.
+
+mod core;
+mod outbound;
+
+pub use self::core::{Command, NodeStatus, PingResult};
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::Settings;
+use crate::metrics::metrics;
+use crate::transport::{bind_pair, BindError, TcpListenerTask, UdpListener};
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A SIP listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The admin HTTP listener could not be bound.
+    #[error("cannot listen on admin address {addr}: {source} (fix: choose another --admin-listen)")]
+    Admin { addr: SocketAddr, source: std::io::Error },
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source} (fix: choose a writable --data-dir)")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// A running node: its bound addresses, a way to talk to it and to stop it.
+pub struct NodeHandle {
+    /// SIP addresses actually bound (UDP and TCP share each).
+    pub sip_addrs: Vec<SocketAddr>,
+    pub admin_addr: SocketAddr,
+    commands: mpsc::Sender<Command>,
+    done: oneshot::Receiver<()>,
+}
+
+impl NodeHandle {
+    /// Asks the node to drain and stop; `wait` returns when it has.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+
+    /// Resolves once the node has stopped.
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
+}
+
+/// Binds everything and starts the node's tasks on the current tokio runtime.
+pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|source| StartError::DataDir { path: settings.data_dir.display().to_string(), source })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Bounded: a flood fills it and further datagrams are dropped and counted, not queued forever.
+    let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
+    let conn_ids = Arc::new(AtomicU64::new(1));
+
+    let mut udp_sockets = Vec::new();
+    let mut sip_addrs = Vec::new();
+    for addr in &settings.sip_listen {
+        let (udp, tcp) = bind_pair(*addr).await?;
+        sip_addrs.push(udp.local_addr());
+        udp_sockets.push(udp.clone());
+        tokio::spawn(udp.run(inbound_tx.clone(), shutdown_rx.clone()));
+        let task = TcpListenerTask {
+            listener: tcp,
+            ids: conn_ids.clone(),
+            idle: settings.tcp_idle_timeout,
+            max_connections: settings.max_tcp_connections,
+        };
+        tokio::spawn(task.run(inbound_tx.clone(), shutdown_rx.clone()));
+    }
+
+    let admin_listener = tokio::net::TcpListener::bind(settings.admin_listen)
+        .await
+        .map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+    let (done_tx, done_rx) = oneshot::channel();
+    let core = core::Core::new(&settings, udp_sockets, sip_addrs.clone(), conn_ids, inbound_tx, shutdown_rx.clone());
+    metrics().up.set(1);
+    let admin_shutdown = shutdown_rx.clone();
+    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), admin_shutdown));
+    tokio::spawn(async move {
+        core.run(inbound_rx, cmd_rx).await;
+        let _ = shutdown_tx.send(true);
+        metrics().up.set(0);
+        let _ = done_tx.send(());
+    });
+    tracing::info!(sip = ?sip_addrs, admin = %admin_addr, "ncgw started");
+    Ok(NodeHandle { sip_addrs, admin_addr, commands: cmd_tx, done: done_rx })
+}
