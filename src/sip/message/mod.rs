@@ -5,13 +5,26 @@
 //! on demand, so unknown headers pass through verbatim and a bad value in a header nobody reads costs
 //! nothing.
 
+mod builder;
+mod check;
 mod header_name;
 mod headers;
 mod method;
+mod params;
+mod scan;
+mod tel;
+pub mod typed;
+pub mod uri;
 
+pub use check::{check_request, check_response, RequestFault};
 pub use header_name::HeaderName;
 pub use headers::{Header, Headers};
 pub use method::Method;
+pub use params::Params;
+pub use typed::{
+    CSeq, ContactList, HeaderError, MediaType, NameAddr, RAck, Reason, Refresher, SessionExpires, Via,
+};
+pub use uri::{Host, SipUri, TelUri, Uri, UriError};
 
 use bytes::Bytes;
 
