@@ -34,9 +34,15 @@ impl Transport {
     /// Maps a Via transport token (case-insensitive) to a transport; `None` for ones we do not speak
     /// (SCTP, DTLS, …).
     pub fn from_via_str(token: &str) -> Option<Transport> {
-        [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss]
-            .into_iter()
-            .find(|t| t.as_via_str().eq_ignore_ascii_case(token))
+        [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ]
+        .into_iter()
+        .find(|t| t.as_via_str().eq_ignore_ascii_case(token))
     }
 }
 
@@ -62,7 +68,11 @@ pub struct Peer {
 impl Peer {
     /// A peer reached over UDP.
     pub fn udp(addr: SocketAddr) -> Peer {
-        Peer { transport: Transport::Udp, addr, conn: None }
+        Peer {
+            transport: Transport::Udp,
+            addr,
+            conn: None,
+        }
     }
 }
 
