@@ -17,6 +17,9 @@ mod server_non_invite;
 mod slab;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::TxError;
 pub use event::{ClientTxId, ServerTxId, Transmit, TxEvent, TxId, TxStats};
 pub use key::MAGIC_COOKIE;
