@@ -74,12 +74,12 @@ pub(crate) enum ServerKey {
         sent_by: String,
         method: Method,
     },
-    /// RFC 2543 peers: Request-URI, From tag, Call-ID, CSeq and the whole top Via. The To tag is
-    /// left out so the ACK (which carries our tag) finds its INVITE; with every other field equal
-    /// a request is a retransmission anyway.
+    /// RFC 2543 peers: Request-URI, From and To tags, Call-ID, CSeq and the whole top Via. An ACK
+    /// carries the To tag of our response, which an initial INVITE lacked: see `without_to_tag`.
     Rfc2543 {
         uri: String,
         from_tag: Option<String>,
+        to_tag: Option<String>,
         call_id: String,
         seq: u32,
         method: Method,
@@ -111,9 +111,11 @@ impl ServerKey {
         }
         let call_id = request.headers.call_id()?.to_owned();
         let from = request.headers.from_addr()?;
+        let to = request.headers.to_addr()?;
         Ok(ServerKey::Rfc2543 {
             uri: request.uri.clone(),
             from_tag: from.tag().map(str::to_owned),
+            to_tag: to.tag().map(str::to_owned),
             call_id,
             seq: cseq.seq,
             method,
@@ -130,5 +132,22 @@ impl ServerKey {
             }
         }
         key
+    }
+
+    /// For an RFC 2543 ACK with a To tag: the key of an INVITE that had none, whose final response
+    /// must then have carried the ACK's tag (RFC 3261 §17.2.3).
+    pub(crate) fn without_to_tag(&self) -> Option<(ServerKey, &str)> {
+        match self {
+            ServerKey::Rfc2543 {
+                to_tag: Some(tag), ..
+            } => {
+                let mut key = self.clone();
+                if let ServerKey::Rfc2543 { to_tag, .. } = &mut key {
+                    *to_tag = None;
+                }
+                Some((key, tag))
+            }
+            _ => None,
+        }
     }
 }

@@ -37,6 +37,8 @@ struct ServerEntry {
     /// False for transactions the layer runs on its own (CANCEL): the TU never saw their handle,
     /// so it is not told when they end.
     announced: bool,
+    /// RFC 2543 INVITEs only: the To tag of the final response, which their ACK must carry.
+    final_to_tag: Option<String>,
     machine: ServerMachine,
 }
 
@@ -81,7 +83,8 @@ impl TransactionLayer {
 
     /// Caps live transactions; past it new ones fail with `TxError::Overloaded`.
     pub fn set_max_transactions(&mut self, max: std::num::NonZeroUsize) {
-        self.max_transactions = max.get();
+        // Handles index slots with u32.
+        self.max_transactions = max.get().min(u32::MAX as usize);
     }
 
     pub fn config(&self) -> &TimerConfig {
@@ -159,6 +162,7 @@ impl TransactionLayer {
             key: key.clone(),
             peer: from,
             announced: true,
+            final_to_tag: None,
             machine,
         });
         self.server_keys.insert(key, h);
@@ -177,7 +181,15 @@ impl TransactionLayer {
         ack: Request,
         from: Peer,
     ) -> Result<(), TxError> {
-        let invite = self.server_keys.get(&key).copied().filter(|&h| {
+        let mut found = self.server_keys.get(&key).copied();
+        if found.is_none() {
+            if let Some((untagged, tag)) = key.without_to_tag() {
+                found = self.server_keys.get(&untagged).copied().filter(|&h| {
+                    self.servers.get(h).and_then(|e| e.final_to_tag.as_deref()) == Some(tag)
+                });
+            }
+        }
+        let invite = found.filter(|&h| {
             matches!(
                 self.servers.get(h).map(|e| &e.machine),
                 Some(ServerMachine::Invite(_))
@@ -229,6 +241,7 @@ impl TransactionLayer {
                 key: key.clone(),
                 peer: from,
                 announced: false,
+                final_to_tag: None,
                 machine,
             });
             self.server_keys.insert(key, h);
@@ -393,8 +406,13 @@ impl TransactionLayer {
         if !(100..=699).contains(&response.status) {
             return Err(TxError::InvalidStatus(response.status));
         }
-        if self.servers.get(tx.0).is_none() {
-            return Err(TxError::UnknownTransaction);
+        let entry = self
+            .servers
+            .get_mut(tx.0)
+            .ok_or(TxError::UnknownTransaction)?;
+        if response.is_final() && matches!(entry.key, ServerKey::Rfc2543 { .. }) {
+            let to = response.headers.to_addr().ok();
+            entry.final_to_tag = to.and_then(|to| to.tag().map(str::to_owned));
         }
         let mut result = Ok(());
         self.with_server(now, tx.0, |m, cfg, out| {
@@ -433,6 +451,10 @@ impl TransactionLayer {
             self.with_client(now, h, |m, _, _| m.terminate());
         }
         for h in servers {
+            if !self.servers.get(h).is_some_and(|e| e.announced) {
+                self.with_server(now, h, |m, _, _| m.terminate());
+                continue;
+            }
             self.events.push_back(TxEvent::TransportError {
                 tx: TxId::Server(ServerTxId(h)),
             });

@@ -112,6 +112,11 @@ fn rfc_2543_requests_match_without_the_magic_cookie() {
 
     let now = h.now;
     h.layer.respond(now, tx, response(&invite, 486)).unwrap();
+    // An ACK with a To tag we never sent belongs to no transaction.
+    let mut foreign = ack_for(&invite, "");
+    foreign.headers.set(HeaderName::To, "<sip:+8610095566@gw.bank.example>;tag=other");
+    h.recv_request(foreign, udp());
+    assert!(matches!(h.take_events()[..], [TxEvent::Ack { .. }]));
     // The ACK carries our To tag and no branch; it still finds the INVITE.
     h.recv_request(ack_for(&invite, ""), udp());
     assert_eq!(h.layer.state_name(TxId::Server(tx)), Some("Confirmed"));
