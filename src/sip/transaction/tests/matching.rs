@@ -114,7 +114,10 @@ fn rfc_2543_requests_match_without_the_magic_cookie() {
     h.layer.respond(now, tx, response(&invite, 486)).unwrap();
     // An ACK with a To tag we never sent belongs to no transaction.
     let mut foreign = ack_for(&invite, "");
-    foreign.headers.set(HeaderName::To, "<sip:+8610095566@gw.bank.example>;tag=other");
+    foreign.headers.set(
+        HeaderName::To,
+        "<sip:+8610095566@gw.bank.example>;tag=other",
+    );
     h.recv_request(foreign, udp());
     assert!(matches!(h.take_events()[..], [TxEvent::Ack { .. }]));
     // The ACK carries our To tag and no branch; it still finds the INVITE.
