@@ -5,7 +5,7 @@ macro_rules! header_names {
     ($( $variant:ident => $canonical:literal $(, $compact:literal)? ;)*) => {
         /// A header field name. Matching is case-insensitive and compact forms (RFC 3261 §7.3.3,
         /// RFC 3515, RFC 4028, …) map to the same variant as the long form.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         pub enum HeaderName {
             $( $variant, )*
             /// Any other header; the name is kept as received.
@@ -97,6 +97,30 @@ header_names! {
     PEarlyMedia => "P-Early-Media";
     SessionId => "Session-ID";
     FeatureCaps => "Feature-Caps";
+}
+
+/// Names compare case-insensitively (RFC 3261 §7.3.1), `Other` names included.
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &HeaderName) -> bool {
+        match (self, other) {
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            (HeaderName::Other(_), _) | (_, HeaderName::Other(_)) => false,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for HeaderName {}
+
+impl std::hash::Hash for HeaderName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        if let HeaderName::Other(s) = self {
+            for b in s.bytes() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
 }
 
 impl fmt::Display for HeaderName {

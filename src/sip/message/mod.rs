@@ -7,16 +7,21 @@
 
 mod builder;
 mod check;
+mod error;
 mod header_name;
 mod headers;
 mod method;
 mod params;
+mod parse;
 mod scan;
+mod serialize;
 mod tel;
 pub mod typed;
 pub mod uri;
 
 pub use check::{check_request, check_response, RequestFault};
+pub use error::{ParseError, ParseErrorKind};
+pub use parse::{frame_stream, Framed, MAX_STREAM_BODY, MAX_STREAM_HEADERS};
 pub use header_name::HeaderName;
 pub use headers::{Header, Headers};
 pub use method::Method;
@@ -178,3 +183,6 @@ pub fn default_reason(status: u16) -> &'static str {
         _ => "Global Failure",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,12 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
         || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
 }
 
+/// Position of the first `needle` in `hay`.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|b| *b == needle)
+}
+
 /// Linear white space inside one (already unfolded) header value.
 pub(crate) fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
