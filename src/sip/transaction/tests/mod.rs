@@ -3,6 +3,7 @@
 //! time of each.
 mod client;
 mod matching;
+mod pair;
 mod server;
 
 use std::net::SocketAddr;
