@@ -21,14 +21,16 @@ struct Wire {
     lost: bool,
 }
 
+/// Decides whether the link loses a message, from its sender and start line.
+type LossRule = Box<dyn FnMut(Side, &str) -> bool>;
+
 struct Pair {
     uac: TransactionLayer,
     uas: TransactionLayer,
     start: Instant,
     now: Instant,
     wire: Vec<Wire>,
-    /// Decides whether the link loses a message, from its sender and start line.
-    lose: Box<dyn FnMut(Side, &str) -> bool>,
+    lose: LossRule,
     uac_events: Vec<(Duration, TxEvent)>,
     uas_events: Vec<(Duration, TxEvent)>,
 }
