@@ -81,7 +81,7 @@ fn time_windows_use_the_file_offset() {
     let text = "utc_offset = \"+08:00\"\n[[rule]]\nname = \"office\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\"]\nhours = \"09:00-17:00\"\nqueue = \"day\"\n[[rule]]\nname = \"night\"\nqueue = \"night\"\n";
     let plan = Dialplan::from_text("t", text).unwrap();
     // 2026-11-27 (a Friday) 02:00 UTC = 10:00 at +08:00.
-    let friday_10_local = 1_795_658_400;
+    let friday_10_local = 1_795_744_800;
     assert_eq!(local_time(friday_10_local, 480), (4, 600));
     let mut c = call("a", "b");
     c.unix_time = friday_10_local;

@@ -230,8 +230,8 @@ impl Core {
                 }
             }
             Inbound::Garbage { error, peer } => {
-                metrics().sip_parse_failures.with_label_values(&[error.code()]).inc();
-                tracing::info!(cause = "sip.parse_error", reason = error.code(), peer = %Pii(peer), "unparseable message");
+                metrics().sip_parse_failures.with_label_values(&[error.kind().as_str()]).inc();
+                tracing::info!(cause = "sip.parse_error", reason = error.kind().as_str(), peer = %Pii(peer), "unparseable message");
                 if let Some(mut resp) = error.response() {
                     resp.headers.push(HeaderName::Server, self.server_name.clone());
                     self.send(peer, Message::Response(resp));

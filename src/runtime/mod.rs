@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Settings;
 use crate::metrics::metrics;
-use crate::transport::{bind_pair, BindError, TcpListenerTask, UdpListener};
+use crate::transport::{bind_pair, BindError, TcpListenerTask};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
