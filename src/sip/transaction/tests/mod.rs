@@ -5,6 +5,7 @@ mod client;
 mod matching;
 mod pair;
 mod server;
+mod torture;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -341,3 +341,56 @@ fn cancel_flow_200_then_487_then_ack() {
     assert_eq!(pair.uac.stats().active(), 0);
     assert_eq!(pair.uas.stats().active(), 0);
 }
+
+#[test]
+fn a_2xx_and_its_retransmission_reach_the_tu_which_acks_end_to_end() {
+    let mut pair = Pair::new(|_, _| false);
+    let (invite_tx, _) = pair.send(Method::Invite);
+    pair.drive(secs(0.1));
+    let (uas_tx, invite) = pair.uas_request();
+    pair.respond(uas_tx, &invite, 200);
+    pair.drive(secs(0.2));
+    // The dialog layer's ACK for the 2xx: a new branch, outside any transaction (RFC 3261 §13.2.2.4).
+    let branch = pair.uac.new_branch();
+    let mut ack = request(Method::Ack, &branch, addr(Side::Uac));
+    ack.headers.remove(&HeaderName::Via);
+    ack.headers.push_front(
+        HeaderName::Via,
+        format!("SIP/2.0/UDP 192.0.2.1:5060;branch={branch}"),
+    );
+    pair.uac
+        .send_stateless(Message::Request(ack.clone()), addr(Side::Uas));
+    pair.drive(secs(0.5));
+    // The UAS dialog layer retransmits its 2xx as if the ACK were late (RFC 3261 §13.3.1.4).
+    pair.respond(uas_tx, &invite, 200);
+    pair.drive(secs(60.0));
+
+    let acks = pair
+        .uas_events
+        .iter()
+        .filter(|(_, e)| matches!(e, TxEvent::Ack { .. }));
+    assert_eq!(acks.count(), 1);
+    let oks: Vec<f64> = pair
+        .uac_events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, TxEvent::Response { tx, response } if *tx == invite_tx && response.status == 200)
+        })
+        .map(|(at, _)| at.as_secs_f64())
+        .collect();
+    assert_eq!(
+        oks,
+        [0.1, 0.5],
+        "Accepted passes the retransmitted 2xx up (RFC 6026)"
+    );
+    assert!(pair.uac_events.iter().any(|(at, e)| *at == secs(32.1)
+        && *e
+            == TxEvent::Terminated {
+                tx: TxId::Client(invite_tx)
+            }));
+    assert!(pair.uas_events.iter().any(|(at, e)| *at == secs(32.1)
+        && *e
+            == TxEvent::Terminated {
+                tx: TxId::Server(uas_tx)
+            }));
+}
