@@ -1,0 +1,84 @@
+//! The `ncgw` binary as an operator uses it: help, check (ok and broken files), status against a node.
+use std::process::Command;
+
+use super::harness::TestNode;
+
+fn ncgw(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ncgw"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NCGW_ADMIN")
+        .output()
+        .expect("ncgw runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let (code, out, _) = ncgw(&["--help"]);
+    assert_eq!(code, 0);
+    for cmd in ["run", "check", "status", "ping", "drain"] {
+        assert!(out.contains(cmd), "{cmd} missing from help:\n{out}");
+    }
+    let (code, out, _) = ncgw(&["run", "--help"]);
+    assert_eq!(code, 0);
+    for flag in ["--config", "--sip-listen", "--admin-listen", "--data-dir", "--rtp-ports"] {
+        assert!(out.contains(flag), "{flag} missing from run help:\n{out}");
+    }
+}
+
+#[test]
+fn check_passes_on_the_shipped_config_and_dialplans() {
+    let (code, out, err) = ncgw(&["check", "--config", "config/ncgw.toml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("config/ncgw.toml") && out.contains("dialplans/default.toml"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    let (code, out, _) = ncgw(&["check", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["check"].as_array().unwrap().iter().all(|f| f["ok"] == true), "{v}");
+}
+
+#[test]
+fn check_names_file_line_and_field_of_each_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[sip]\nlisten = [\"0.0.0.0:5060\"]\nt1_ms = 0\n\n[admin]\nlisten = \"localhost:9060\"\n").unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    std::fs::write(plans.join("a.toml"), "[[rule]]\nname = \"x\"\nqueue = \"q\"\nreject = 99\n").unwrap();
+    let cfg_s = cfg.display().to_string();
+    let (code, _out, err) = ncgw(&["check", "--config", &cfg_s, "--dialplans", &plans.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{cfg_s}:3:9: sip.t1_ms: 0 is out of range")), "{err}");
+    assert!(err.contains(&format!("{cfg_s}:6:10: admin.listen")), "{err}");
+    assert!(err.contains("a.toml:4:10: reject: 99 is not a failure status"), "{err}");
+    assert!(err.contains("fix:"), "errors say how to fix them: {err}");
+    // `run` refuses to start on the same file, with the same messages.
+    let (code, _, err) = ncgw(&["run", "--config", &cfg_s]);
+    assert_eq!(code, 2);
+    assert!(err.contains("sip.t1_ms") && err.contains("did not start"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_against_a_running_node() {
+    let node = TestNode::start().await;
+    let admin = node.admin.to_string();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let admin = admin.clone();
+        move || ncgw(&["status", "--admin", &admin])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().starts_with("FIELD"), "{out}");
+    assert!(out.contains("accepting") && out.contains("true"), "{out}");
+    let (code, out, _) = tokio::task::spawn_blocking(move || ncgw(&["status", "--admin", &admin, "--json"])).await.unwrap();
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"]["sip_listen"][0], node.sip.to_string());
+    node.stop().await;
+    let (code, _, err) = ncgw(&["status", "--admin", "127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot reach the node's admin API") && err.contains("fix:"), "{err}");
+}

@@ -1,0 +1,10 @@
+//! ncgw integration tests: one binary (one link on a 2-core machine) with a shared harness.
+//! Every test starts its own node on free loopback ports and stops it; peers are real (SIPp).
+
+mod harness;
+mod sipp;
+
+mod admin_api;
+mod cli;
+mod rfc4475_wire;
+mod sip_wire;

@@ -1,0 +1,124 @@
+//! Runs SIPp (Debian `sip-tester`) scenarios from tools/sipp against a node, bounded in time.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::harness::free_port;
+
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/sipp").join(name)
+}
+
+/// The outcome of one SIPp run.
+pub struct SippRun {
+    pub code: Option<i32>,
+    pub messages: String,
+    pub errors: String,
+    pub local_port: u16,
+}
+
+pub struct Sipp {
+    pub args: Vec<String>,
+    pub timeout: Duration,
+    pub local_port: u16,
+}
+
+impl Sipp {
+    /// A UAC (or UAS with `-sf` of a UAS scenario) talking to `target`, on its own free ports.
+    pub fn new(target: Option<SocketAddr>, scenario_file: &str) -> Sipp {
+        let local_port = free_port();
+        let media_port = free_port();
+        let mut args = vec![
+            "-sf".into(),
+            scenario(scenario_file).display().to_string(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            local_port.to_string(),
+            "-mp".into(),
+            media_port.to_string(),
+            "-nostdin".into(),
+            "-trace_msg".into(),
+            "-trace_err".into(),
+            "-timeout".into(),
+            "30s".into(),
+            "-timeout_error".into(),
+        ];
+        if let Some(t) = target {
+            args.insert(0, t.to_string());
+        }
+        Sipp { args, timeout: Duration::from_secs(60), local_port }
+    }
+
+    pub fn arg(mut self, a: &str) -> Sipp {
+        self.args.push(a.to_owned());
+        self
+    }
+
+    pub fn args(mut self, list: &[&str]) -> Sipp {
+        self.args.extend(list.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Runs SIPp to completion (killed after the timeout) and returns its exit code and traces.
+    pub async fn run(self) -> SippRun {
+        assert!(which("sipp"), "SIPp is not installed: run ./tools/setup (apt-get install sip-tester)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let msg = dir.path().join("messages.log");
+        let err = dir.path().join("errors.log");
+        let mut cmd = tokio::process::Command::new("sipp");
+        cmd.args(&self.args)
+            .arg("-message_file")
+            .arg(&msg)
+            .arg("-error_file")
+            .arg(&err)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("sipp starts");
+        let code = match tokio::time::timeout(self.timeout, child.wait()).await {
+            Ok(status) => status.expect("sipp status").code(),
+            Err(_) => {
+                let _ = child.kill().await;
+                None
+            }
+        };
+        SippRun {
+            code,
+            messages: std::fs::read_to_string(&msg).unwrap_or_default(),
+            errors: std::fs::read_to_string(&err).unwrap_or_default(),
+            local_port: self.local_port,
+        }
+    }
+}
+
+pub fn which(prog: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(prog).is_file()))
+}
+
+impl SippRun {
+    /// Asserts a clean SIPp exit (0 = every call succeeded), showing its traces otherwise.
+    pub fn assert_ok(&self) {
+        assert_eq!(self.code, Some(0), "sipp failed\n--- errors ---\n{}\n--- messages ---\n{}", self.errors, self.messages);
+    }
+
+    /// Each traced message: (timestamp in seconds since midnight, "sent"/"received", first line).
+    pub fn trace(&self) -> Vec<(f64, String, String)> {
+        let mut out = Vec::new();
+        let mut blocks = self.messages.split("----------------------------------------------- ").skip(1);
+        for block in &mut blocks {
+            let mut lines = block.lines();
+            let stamp = lines.next().unwrap_or("");
+            let time = stamp.split(' ').nth(1).unwrap_or("0:0:0");
+            let secs = time.split(':').map(|p| p.parse::<f64>().unwrap_or(0.0)).fold(0.0, |acc, p| acc * 60.0 + p);
+            let dir = lines.next().unwrap_or("");
+            let dir = if dir.contains("received") { "received" } else { "sent" };
+            let first = lines.find(|l| !l.trim().is_empty()).unwrap_or("").to_owned();
+            out.push((secs, dir.to_owned(), first));
+        }
+        out
+    }
+}
