@@ -3,6 +3,7 @@
 
 mod check;
 mod client;
+mod dialplan;
 mod node;
 mod run;
 mod table;
@@ -38,6 +39,9 @@ pub enum Command {
     Ping(node::PingArgs),
     /// Stop taking new calls, finish open transactions, then stop the node.
     Drain,
+    /// Work with dialplans without a running node.
+    #[command(subcommand)]
+    Dialplan(dialplan::DialplanCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -49,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Status => node::status(&cli),
         Command::Ping(args) => node::ping(&cli, args),
         Command::Drain => node::drain(&cli),
+        Command::Dialplan(cmd) => dialplan::run(cmd, cli.json),
     };
     match result {
         Ok(code) => code,

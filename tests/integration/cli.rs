@@ -82,3 +82,23 @@ async fn status_against_a_running_node() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot reach the node's admin API") && err.contains("fix:"), "{err}");
 }
+
+#[test]
+fn dialplan_test_shows_decision_and_trace() {
+    let (code, out, err) = ncgw(&["dialplan", "test", "--from", "+8613800138000", "--to", "tel:955551", "--source", "carrier", "--header", "X-Bank-Segment: elderly"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("queue general"), "{out}");
+    assert!(out.contains("elderly-first → sign-language-line → hotline"), "{out}");
+    assert!(out.contains("sign_language:3"), "{out}");
+    let (code, out, _) = ncgw(&["dialplan", "test", "--from", "1001", "--to", "1002", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"]["action"]["reject"]["status"], 404, "unauthenticated extension dialling is refused");
+    let (code, out, _) = ncgw(&["dialplan", "test", "--from", "1001", "--to", "1002", "--authenticated", "1001", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"]["action"]["user"], "1002");
+    let (code, _, err) = ncgw(&["dialplan", "test", "--from", "a", "--to", "b", "--source", "nosuchtrunk"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("neither an IP address nor a trunk"), "{err}");
+}
