@@ -7,13 +7,13 @@
 //! media-level accessor reads only the media level; `SessionDescription` has the fallbacks.
 
 use super::attributes::{
-    Crypto, Direction, Extmap, Fingerprint, Fmtp, Group, Precondition, PreconditionKind, Rtcp,
-    RtcpFb, Rtpmap, Setup, Ssrc,
+    Crypto, Direction, Extmap, Fingerprint, Fmtp, Group, Rtcp, RtcpFb, Rtpmap, Setup, Ssrc,
 };
 use super::datachannel::{Dcmap, Dcsa};
 use super::ice::Candidate;
 use super::model::{Attribute, MediaDescription, SessionDescription};
 use super::parse::{digits_u16, digits_u32, digits_u64};
+use super::precondition::{Precondition, PreconditionKind};
 
 /// Read and edit access to an ordered list of attributes.
 pub trait AttributeSet {
@@ -83,6 +83,13 @@ pub trait AttributeSet {
                 None
             }
         })
+    }
+
+    /// The direction at this level alone, sendrecv if none is given. For a media description
+    /// inside a session use `SessionDescription::media_direction`, which also looks at the
+    /// session level.
+    fn direction(&self) -> Direction {
+        self.explicit_direction().unwrap_or_default()
     }
 
     /// Replaces any direction attribute by `direction`, keeping the position of the first one.
@@ -286,6 +293,22 @@ impl AttributeSet for MediaDescription {
 
     fn attributes_mut(&mut self) -> &mut Vec<Attribute> {
         &mut self.attributes
+    }
+}
+
+impl MediaDescription {
+    /// The formats that are RTP payload types (0..=127), in m-line order.
+    pub fn payload_types(&self) -> impl Iterator<Item = u8> + '_ {
+        self.formats
+            .iter()
+            .filter_map(|f| digits_u16(f))
+            .filter_map(|v| u8::try_from(v).ok())
+            .filter(|&v| v < 128)
+    }
+
+    /// The codec of a payload type: its `a=rtpmap`, else the RFC 3551 static assignment.
+    pub fn codec(&self, pt: u8) -> Option<Rtpmap> {
+        self.rtpmap(pt).or_else(|| Rtpmap::static_payload_type(pt))
     }
 }
 

@@ -1,12 +1,12 @@
 //! Typed values of the attributes our call logic reads: RTP maps and format parameters,
-//! direction, RTCP, SSRC, BUNDLE groups, DTLS, SDES crypto, preconditions, feedback, extmap.
+//! direction, RTCP, SSRC, BUNDLE groups, DTLS, SDES crypto, RTCP feedback, extmap.
 //!
 //! Each type parses from the attribute's value (the text after `name:`) and prints back to it.
 
 use std::fmt::{self, Display, Formatter};
 
 use super::error::AttributeError;
-use super::parse::{digits_u16, digits_u32, digits_u64};
+use super::parse::{digits_u16, digits_u32, digits_u64, split_unquoted};
 
 /// Media direction (RFC 8866 §6.7). The default, when nothing is said, is sendrecv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +87,44 @@ impl Rtpmap {
         })
     }
 
+    /// The RFC 3551 §6 mapping of a static payload type, for peers that omit `a=rtpmap` for
+    /// them (RFC 8866 allows it, and old SIP phones do it for PCMU and PCMA).
+    pub fn static_payload_type(pt: u8) -> Option<Rtpmap> {
+        let (encoding, clock_rate, channels) = match pt {
+            0 => ("PCMU", 8000, None),
+            3 => ("GSM", 8000, None),
+            4 => ("G723", 8000, None),
+            5 => ("DVI4", 8000, None),
+            6 => ("DVI4", 16000, None),
+            7 => ("LPC", 8000, None),
+            8 => ("PCMA", 8000, None),
+            9 => ("G722", 8000, None),
+            10 => ("L16", 44100, Some(2)),
+            11 => ("L16", 44100, None),
+            12 => ("QCELP", 8000, None),
+            13 => ("CN", 8000, None),
+            14 => ("MPA", 90000, None),
+            15 => ("G728", 8000, None),
+            16 => ("DVI4", 11025, None),
+            17 => ("DVI4", 22050, None),
+            18 => ("G729", 8000, None),
+            25 => ("CelB", 90000, None),
+            26 => ("JPEG", 90000, None),
+            28 => ("nv", 90000, None),
+            31 => ("H261", 90000, None),
+            32 => ("MPV", 90000, None),
+            33 => ("MP2T", 90000, None),
+            34 => ("H263", 90000, None),
+            _ => return None,
+        };
+        Some(Rtpmap {
+            payload_type: pt,
+            encoding: encoding.to_owned(),
+            clock_rate,
+            channels,
+        })
+    }
+
     /// Whether this is the encoding `name`, compared case-insensitively as RFC 4855 requires.
     pub fn is(&self, name: &str) -> bool {
         self.encoding.eq_ignore_ascii_case(name)
@@ -131,8 +169,7 @@ impl Fmtp {
         if format.is_empty() {
             return Err(AttributeError::Missing("format"));
         }
-        let params = rest
-            .split(';')
+        let params = split_unquoted(rest, ';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(|p| match p.split_once('=') {
@@ -360,138 +397,6 @@ impl Crypto {
     }
 }
 
-/// Which precondition attribute (RFC 3312 §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PreconditionKind {
-    /// `a=curr:`: the current status.
-    Current,
-    /// `a=des:`: the desired status.
-    Desired,
-    /// `a=conf:`: the status the peer wants to be told about.
-    Confirm,
-}
-
-/// Strength of a desired precondition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strength {
-    Mandatory,
-    Optional,
-    None,
-    Failure,
-    Unknown,
-}
-
-/// Whose resources a precondition is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusType {
-    E2e,
-    Local,
-    Remote,
-}
-
-/// Direction of a precondition (not the same vocabulary as media [`Direction`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrecondDirection {
-    None,
-    Send,
-    Recv,
-    SendRecv,
-}
-
-/// `a=curr:qos local none`, `a=des:qos mandatory local sendrecv`, `a=conf:qos remote sendrecv`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Precondition {
-    pub kind: PreconditionKind,
-    /// The precondition type, `qos` in practice.
-    pub precondition_type: String,
-    /// Only `a=des` has a strength.
-    pub strength: Option<Strength>,
-    pub status_type: StatusType,
-    pub direction: PrecondDirection,
-}
-
-impl Precondition {
-    /// Parses the value of a `curr`, `des` or `conf` attribute.
-    pub fn parse(kind: PreconditionKind, value: &str) -> Result<Self, AttributeError> {
-        let f: Vec<&str> = value.split_ascii_whitespace().collect();
-        let (ptype, strength, status, dir) = match (kind, &f[..]) {
-            (PreconditionKind::Desired, [t, s, st, d]) => (*t, Some(parse_strength(s)?), *st, *d),
-            (PreconditionKind::Current | PreconditionKind::Confirm, [t, st, d]) => {
-                (*t, None, *st, *d)
-            }
-            _ => return Err(AttributeError::Invalid("precondition fields")),
-        };
-        let status_type = match status {
-            "e2e" => StatusType::E2e,
-            "local" => StatusType::Local,
-            "remote" => StatusType::Remote,
-            _ => return Err(AttributeError::Invalid("status-type")),
-        };
-        let direction = match dir {
-            "none" => PrecondDirection::None,
-            "send" => PrecondDirection::Send,
-            "recv" => PrecondDirection::Recv,
-            "sendrecv" => PrecondDirection::SendRecv,
-            _ => return Err(AttributeError::Invalid("direction-tag")),
-        };
-        Ok(Precondition {
-            kind,
-            precondition_type: ptype.to_owned(),
-            strength,
-            status_type,
-            direction,
-        })
-    }
-
-    /// The attribute name for this kind.
-    pub fn attribute_name(&self) -> &'static str {
-        match self.kind {
-            PreconditionKind::Current => "curr",
-            PreconditionKind::Desired => "des",
-            PreconditionKind::Confirm => "conf",
-        }
-    }
-}
-
-fn parse_strength(s: &str) -> Result<Strength, AttributeError> {
-    match s {
-        "mandatory" => Ok(Strength::Mandatory),
-        "optional" => Ok(Strength::Optional),
-        "none" => Ok(Strength::None),
-        "failure" => Ok(Strength::Failure),
-        "unknown" => Ok(Strength::Unknown),
-        _ => Err(AttributeError::Invalid("strength-tag")),
-    }
-}
-
-impl Display for Precondition {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.precondition_type)?;
-        if let Some(s) = self.strength {
-            let s = match s {
-                Strength::Mandatory => "mandatory",
-                Strength::Optional => "optional",
-                Strength::None => "none",
-                Strength::Failure => "failure",
-                Strength::Unknown => "unknown",
-            };
-            write!(f, " {s}")?;
-        }
-        let st = match self.status_type {
-            StatusType::E2e => "e2e",
-            StatusType::Local => "local",
-            StatusType::Remote => "remote",
-        };
-        let d = match self.direction {
-            PrecondDirection::None => "none",
-            PrecondDirection::Send => "send",
-            PrecondDirection::Recv => "recv",
-            PrecondDirection::SendRecv => "sendrecv",
-        };
-        write!(f, " {st} {d}")
-    }
-}
-
 /// `a=rtcp-fb:<pt or *> <type> [<parameter>]` (RFC 4585), e.g. `* ccm fir`, `96 nack pli`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtcpFb {
@@ -564,5 +469,81 @@ impl Extmap {
             uri: uri.to_owned(),
             attributes,
         })
+    }
+}
+
+impl Display for Rtcp {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.port)?;
+        if let Some((n, a, addr)) = &self.address {
+            write!(f, " {n} {a} {addr}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Ssrc {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.id, self.attribute)?;
+        if let Some(v) = &self.value {
+            write!(f, ":{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Group {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.semantics)?;
+        for id in &self.ids {
+            write!(f, " {id}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Fingerprint {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.hash_function, self.value)
+    }
+}
+
+impl Display for Crypto {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.tag,
+            self.suite,
+            self.key_params.join(";")
+        )?;
+        for p in &self.session_params {
+            write!(f, " {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for RtcpFb {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.format, self.fb_type)?;
+        if let Some(p) = &self.parameter {
+            write!(f, " {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Extmap {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.id)?;
+        if let Some(d) = self.direction {
+            write!(f, "/{}", d.as_str())?;
+        }
+        write!(f, " {}", self.uri)?;
+        if let Some(a) = &self.attributes {
+            write!(f, " {a}")?;
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 use super::error::AttributeError;
 use super::model::Attribute;
-use super::parse::{digits_u16, parse_attribute};
+use super::parse::{digits_u16, parse_attribute, split_unquoted};
 
 /// `a=dcmap:<stream-id> [<param>[;<param>…]]`, e.g. `0 subprotocol="http"` or
 /// `1000 label="form";max-retr=3;ordered=true`.
@@ -24,8 +24,7 @@ impl Dcmap {
             None => (value, ""),
         };
         let stream_id = digits_u16(id).ok_or(AttributeError::Invalid("stream id"))?;
-        let params = rest
-            .split(';')
+        let params = split_unquoted(rest, ';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(|p| match p.split_once('=') {
@@ -87,5 +86,25 @@ impl Dcsa {
             stream_id,
             attribute: parse_attribute(rest),
         })
+    }
+}
+
+impl std::fmt::Display for Dcmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.stream_id)?;
+        for (i, (name, value)) in self.params.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { ";" })?;
+            f.write_str(name)?;
+            if let Some(v) = value {
+                write!(f, "={v}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Dcsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.stream_id, self.attribute)
     }
 }

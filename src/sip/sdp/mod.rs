@@ -17,6 +17,7 @@ mod error;
 mod ice;
 mod model;
 mod parse;
+mod precondition;
 mod write;
 
 #[cfg(test)]
@@ -24,8 +25,8 @@ mod tests;
 
 pub use access::AttributeSet;
 pub use attributes::{
-    Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, PrecondDirection, Precondition,
-    PreconditionKind, Rtcp, RtcpFb, Rtpmap, Setup, Ssrc, StatusType, Strength,
+    Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, Rtcp, RtcpFb, Rtpmap, Setup,
+    Ssrc,
 };
 pub use datachannel::{Dcmap, Dcsa};
 pub use error::{AttributeError, SdpError};
@@ -35,3 +36,4 @@ pub use model::{
     Repeat, SessionDescription, TimeUnit, Timing, TypedTime, UnknownLine, ZoneAdjustment,
 };
 pub use parse::{MAX_MEDIA, MAX_SDP_LEN};
+pub use precondition::{PrecondDirection, Precondition, PreconditionKind, StatusType, Strength};

@@ -70,7 +70,9 @@ impl SessionDescription {
                 max: MAX_SDP_LEN,
             });
         }
-        let mut lines = lines(input);
+        // A UTF-8 byte order mark is not SDP, but some Windows softphones send one.
+        let body = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+        let mut lines = lines(body);
         let first = lines.next().ok_or(SdpError::Empty)??;
         if first.kind != 'v' {
             return Err(SdpError::VersionNotFirst { line: first.number });
@@ -392,6 +394,31 @@ fn parse_zones(line: &Line<'_>) -> Result<Vec<ZoneAdjustment>, SdpError> {
             })
         })
         .collect()
+}
+
+/// Splits `a;b="x;y";c` at the separators that are not inside double quotes (dcmap labels and
+/// some fmtp values are quoted strings that may contain the separator).
+pub(crate) fn split_unquoted(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    let mut start = 0;
+    let mut done = false;
+    let mut chars = s.char_indices();
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        for (i, c) in chars.by_ref() {
+            if c == '"' {
+                quoted = !quoted;
+            } else if c == sep && !quoted {
+                let piece = &s[start..i];
+                start = i + c.len_utf8();
+                return Some(piece);
+            }
+        }
+        done = true;
+        Some(&s[start..])
+    })
 }
 
 /// `name` or `name:value`; never fails, so unknown attributes always pass through.

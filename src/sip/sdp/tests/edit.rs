@@ -112,3 +112,65 @@ fn typed_values_print_back_to_their_text() {
     let e = Extmap::parse("2/sendonly urn:ietf:params:rtp-hdrext:toffset").unwrap();
     assert_eq!(e.direction, Some(Direction::SendOnly));
 }
+
+#[test]
+fn quoted_parameters_keep_their_separators() {
+    let d = Dcmap::parse("1000 label=\"a;b\";subprotocol=\"http\"").unwrap();
+    assert_eq!(d.label(), Some("a;b"));
+    assert_eq!(d.subprotocol(), Some("http"));
+    let f = Fmtp::parse("100 name=\"x;y\";z=1").unwrap();
+    assert_eq!(f.get("name"), Some("\"x;y\""));
+    assert_eq!(f.get("z"), Some("1"));
+}
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    let body = b"\xEF\xBB\xBFv=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n";
+    let sdp = SessionDescription::parse(body).unwrap();
+    assert_eq!(&sdp.to_bytes()[..], &body[3..]);
+}
+
+#[test]
+fn media_direction_defaults() {
+    let sdp = round_trip(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\na=inactive\r\nm=audio 4000 RTP/AVP 8\r\n");
+    assert_eq!(sdp.direction(), Direction::Inactive);
+    assert_eq!(sdp.media[0].direction(), Direction::SendRecv);
+    assert_eq!(sdp.media_direction(&sdp.media[0]), Direction::Inactive);
+    assert_eq!(sdp.media[0].codec(8).unwrap().encoding, "PCMA");
+}
+
+/// Every typed value prints back to the text it was parsed from, so answers can be built from
+/// typed values.
+#[test]
+fn typed_values_round_trip_through_display() {
+    fn check<T: std::fmt::Display, E: std::fmt::Debug>(
+        parse: impl Fn(&str) -> Result<T, E>,
+        text: &str,
+    ) {
+        assert_eq!(parse(text).unwrap().to_string(), text);
+    }
+    check(Rtcp::parse, "9 IN IP4 0.0.0.0");
+    check(Rtcp::parse, "31001");
+    check(Ssrc::parse, "2840150423 cname:pQx7dK2mV9sL4bNw");
+    check(Group::parse, "BUNDLE 0 1 2");
+    check(Fingerprint::parse, "sha-256 9F:2A:61");
+    check(
+        Crypto::parse,
+        "1 AES_CM_128_HMAC_SHA1_80 inline:abcd|2^20|1:32 UNENCRYPTED_SRTCP",
+    );
+    check(RtcpFb::parse, "* ccm tmmbr");
+    check(RtcpFb::parse, "96 nack");
+    check(Extmap::parse, "4 urn:3gpp:video-orientation");
+    check(Extmap::parse, "2/recvonly urn:example:ext attr");
+    check(Dcmap::parse, "0 subprotocol=\"http\"");
+    check(Dcmap::parse, "1000 label=\"form\";max-retr=3");
+    check(Dcsa::parse, "1000 3gpp-req-app:bank");
+    check(
+        |v| Precondition::parse(PreconditionKind::Desired, v),
+        "qos mandatory e2e sendrecv",
+    );
+    check(
+        |v| Precondition::parse(PreconditionKind::Confirm, v),
+        "qos remote recv",
+    );
+}

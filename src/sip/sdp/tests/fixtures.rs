@@ -74,6 +74,11 @@ fn rfc8866_example() {
     );
     assert!(map.is("H263-1998"));
     assert_eq!(sdp.media_direction(video), Direction::SendRecv);
+    // PT 0 has no rtpmap: the static RFC 3551 assignment applies.
+    assert_eq!(audio.payload_types().collect::<Vec<_>>(), [0]);
+    assert_eq!(audio.rtpmap(0), None);
+    assert_eq!(audio.codec(0).unwrap().encoding, "PCMU");
+    assert_eq!(video.codec(99).unwrap().encoding, "h263-1998");
 }
 
 #[test]
