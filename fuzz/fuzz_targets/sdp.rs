@@ -2,10 +2,42 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ncgw::sip::sdp::{AttributeSet, SessionDescription};
+use std::fmt::{Debug, Display};
+
+use ncgw::sip::sdp::{
+    AttributeSet, Candidate, Crypto, Dcmap, Dcsa, Extmap, Fingerprint, Fmtp, Group, Precondition,
+    RtcpFb, Rtpmap, SessionDescription, Ssrc,
+};
+
+/// A typed value printed and parsed again is the same value (answers are built from them).
+fn reprint<T, E>(values: Vec<T>, parse: impl Fn(&str) -> Result<T, E>)
+where
+    T: Display + Debug + PartialEq,
+    E: Debug,
+{
+    for v in values {
+        let text = v.to_string();
+        let again = parse(&text).expect("a printed typed value parses");
+        assert_eq!(again, v, "typed value changed when printed: {text:?}");
+    }
+}
 
 fn exercise<A: AttributeSet>(a: &A) {
-    let _ = a.rtpmaps();
+    reprint(a.rtpmaps(), Rtpmap::parse);
+    reprint(a.candidates(), Candidate::parse);
+    reprint(a.cryptos(), Crypto::parse);
+    reprint(a.fingerprints(), Fingerprint::parse);
+    reprint(a.groups(), Group::parse);
+    reprint(a.ssrcs(), Ssrc::parse);
+    reprint(a.rtcp_fbs(), RtcpFb::parse);
+    reprint(a.extmaps(), Extmap::parse);
+    reprint(a.dcmaps(), Dcmap::parse);
+    reprint(a.dcsas(), Dcsa::parse);
+    for p in a.preconditions() {
+        reprint(vec![p.clone()], |t| Precondition::parse(p.kind, t));
+    }
+    let fmtps: Vec<Fmtp> = a.attribute_values("fmtp").filter_map(|v| Fmtp::parse(v).ok()).collect();
+    reprint(fmtps, Fmtp::parse);
     for f in a.attribute_values("fmtp") {
         let format = f.split(' ').next().unwrap_or_default();
         let _ = a.fmtp(format);
