@@ -17,6 +17,8 @@ pub enum Decision {
     Respond { response: Response, cause: &'static str },
     /// Nothing to send (a stray ACK).
     Absorb { cause: &'static str },
+    /// A new INVITE that passed every check: the call logic takes it.
+    Call,
 }
 
 /// Node-level state the policy needs.
@@ -103,6 +105,7 @@ impl InboundPolicy {
             Method::Bye | Method::Prack | Method::Update => {
                 self.respond(req, 481, None, "sip.no_dialog")
             }
+            Method::Invite if in_dialog => self.respond(req, 481, None, "sip.no_dialog"),
             _ if in_dialog => self.respond(req, 481, None, "sip.no_dialog"),
             Method::Invite => {
                 if !self.accepting {
@@ -120,8 +123,7 @@ impl InboundPolicy {
                         }
                         d
                     }
-                    // The call path is not built yet: say so honestly rather than pretend.
-                    _ => self.respond(req, 480, None, "b2bua.no_call_path"),
+                    _ => Decision::Call,
                 }
             }
             Method::Other(_) => {

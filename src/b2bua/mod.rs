@@ -1,2 +1,17 @@
-//! Call logic, sans-IO. For now the first answer to each new request; the B2BUA call comes next.
+//! Call logic, sans-IO: the first answer to each new request, and the back-to-back user agent
+//! that bridges a caller's leg to a callee's leg with independent dialogs and our own media.
 pub mod inbound;
+
+mod call;
+pub mod cause;
+mod env;
+mod manager;
+pub mod node;
+#[cfg(test)]
+mod tests;
+mod sdp_rewrite;
+
+pub use call::{CallInfo, CallState, CallSummary, LegStats, Side};
+pub use env::{AuthCheck, Env, MediaControl, MediaId, RemoteMedia};
+pub use manager::{B2buaConfig, B2buaEvent, CallManager, Now};
+pub use node::{NodeEvent, SipNode};

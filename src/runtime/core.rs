@@ -324,6 +324,12 @@ impl Core {
                     }
                 }
                 Decision::Absorb { .. } => {}
+                Decision::Call => {
+                    let mut response = Response::for_request(&request, 480);
+                    response.set_to_tag(&self.txl.new_branch()[7..]);
+                    log_outcome("server", &request.method, 480, "b2bua.no_call_path", &request, from);
+                    let _ = self.txl.respond(now, tx, response);
+                }
             },
             TxEvent::Ack { .. } => {}
             // Every INVITE is answered at once until the call path exists, so a CANCEL never finds

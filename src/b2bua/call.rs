@@ -1,0 +1,202 @@
+//! One call: two legs with independent dialogs, its state, times and outcome.
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::env::MediaId;
+use crate::dialplan::Decision;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{Request, Response};
+use crate::sip::peer::Peer;
+use crate::sip::sdp::SessionDescription;
+use crate::sip::transaction::{ClientTxId, ServerTxId};
+
+/// Which leg: A faces the caller (we are its UAS), B faces the callee (we are its UAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+}
+
+/// Where a call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// The B leg's INVITE is out; nothing heard back beyond 100.
+    Calling,
+    /// The callee rings or plays early media.
+    Early,
+    /// We sent 200 to the caller and wait for its ACK.
+    Answered,
+    /// Both legs confirmed; media flows.
+    Confirmed,
+    /// Ended; kept only to absorb late messages until its transactions finish.
+    Ended,
+}
+
+/// One side's SIP and media state.
+#[derive(Debug, Clone)]
+pub struct Leg {
+    pub peer: Peer,
+    pub dialog: Option<Dialog>,
+    /// Our media address toward this side.
+    pub local_media: SocketAddr,
+    /// Our SIP address toward this side (Via, Contact).
+    pub local_sip: SocketAddr,
+    /// The last SDP this side sent us.
+    pub remote_sdp: Option<SessionDescription>,
+    /// The last SDP we sent this side (resent for an offerless re-INVITE).
+    pub local_sdp: Option<SessionDescription>,
+    /// o= session version of the SDP we send this side.
+    pub sdp_version: u64,
+    pub hold: bool,
+    pub codec: Option<String>,
+    /// Our 2xx to an INVITE from this side, retransmitted until ACK (RFC 3261 §13.3.1.4).
+    pub pending_2xx: Option<Pending2xx>,
+    /// The last ACK we sent this side for its 2xx, resent when the 2xx is retransmitted.
+    pub last_ack: Option<Request>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending2xx {
+    pub tx: ServerTxId,
+    pub response: Response,
+    pub next: Instant,
+    pub interval: std::time::Duration,
+    pub give_up: Instant,
+}
+
+/// A request relayed from one side to the other, waiting for the other side's answer.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub from: Side,
+    pub server_tx: ServerTxId,
+    pub request: Request,
+}
+
+#[derive(Debug)]
+pub struct Call {
+    pub label: String,
+    pub state: CallState,
+    pub a: Leg,
+    pub b: Option<Leg>,
+    pub a_invite: Request,
+    pub a_invite_tx: ServerTxId,
+    /// Our To tag toward the caller.
+    pub a_tag: String,
+    pub b_invite: Option<Request>,
+    pub b_invite_tx: Option<ClientTxId>,
+    pub b_provisional: bool,
+    pub cancel_pending: bool,
+    pub media: Option<MediaId>,
+    /// Index of the relayed m-line in every SDP of this call.
+    pub relay: Option<usize>,
+    /// o= session ids of the SDP we send to A and to B.
+    pub session_ids: (u64, u64),
+    pub decision: Decision,
+    pub source: String,
+    pub started: Instant,
+    pub started_ms: i64,
+    pub ringing_ms: Option<i64>,
+    pub answered_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub cause: Option<&'static str>,
+    pub ended_by: Option<&'static str>,
+    pub code_in: Option<u16>,
+    pub code_out: Option<u16>,
+    /// An offer/answer exchange in progress (re-INVITE or UPDATE); a second one gets 491.
+    pub pending: Option<Relayed>,
+    /// Open transactions of this call; it is forgotten when this reaches zero after it ended.
+    pub open_txs: usize,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Call {
+    pub fn leg(&self, side: Side) -> Option<&Leg> {
+        match side {
+            Side::A => Some(&self.a),
+            Side::B => self.b.as_ref(),
+        }
+    }
+
+    pub fn leg_mut(&mut self, side: Side) -> Option<&mut Leg> {
+        match side {
+            Side::A => Some(&mut self.a),
+            Side::B => self.b.as_mut(),
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.state == CallState::Ended
+    }
+}
+
+/// Media counters of one leg, for the call record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LegStats {
+    pub leg: String,
+    pub codec: Option<String>,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub lost: u64,
+    pub jitter_ms: f64,
+    pub dropped_foreign: u64,
+}
+
+/// What the call record says; emitted once per call when it ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallSummary {
+    pub id: String,
+    pub call_id_in: String,
+    pub call_id_out: Option<String>,
+    pub caller: String,
+    pub callee: String,
+    pub source: String,
+    pub dialplan_rule: Option<String>,
+    pub queue: Option<String>,
+    pub started_ms: i64,
+    pub ringing_ms: Option<i64>,
+    pub answered_ms: Option<i64>,
+    pub ended_ms: i64,
+    pub cause: &'static str,
+    pub ended_by: &'static str,
+    pub sip_code_in: Option<u16>,
+    pub sip_code_out: Option<u16>,
+    pub media: Vec<LegStats>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A live call as the CLI shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallInfo {
+    pub id: String,
+    pub age_s: u64,
+    pub from: String,
+    pub to: String,
+    pub state: CallState,
+    pub legs: usize,
+    pub codec: Option<String>,
+    pub source: String,
+    pub rule: Option<String>,
+}

@@ -1,0 +1,3 @@
+//! B2BUA call flows on a virtual clock with scripted peers (no sockets, no sleeps).
+mod flows;
+mod harness;
