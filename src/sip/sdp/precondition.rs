@@ -34,7 +34,7 @@ pub enum StatusType {
     Remote,
 }
 
-/// Direction of a precondition (not the same vocabulary as media [`Direction`]).
+/// Direction of a precondition (not the same vocabulary as media [`Direction`](super::Direction)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrecondDirection {
     None,
