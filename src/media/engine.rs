@@ -281,7 +281,7 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
     loop {
         let next = shared.bridge().poll_timeout();
         if let Some(n) = next {
-            if armed.is_none_or(|a| n < a) {
+            if armed.map_or(true, |a| n < a) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(n));
                 armed = Some(n);
             }
@@ -337,3 +337,7 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         }
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -73,7 +73,7 @@ impl PortAllocator {
     pub fn new(range: RangeInclusive<u16>) -> Result<PortAllocator, MediaError> {
         let (start, end) = (u32::from(*range.start()), u32::from(*range.end()));
         let first = start.max(2) + start.max(2) % 2;
-        let pairs = if end > first { ((end - first + 1) / 2) as usize } else { 0 };
+        let pairs = if end > first { (end - first).div_ceil(2) as usize } else { 0 };
         if pairs == 0 {
             return Err(MediaError::EmptyRange { range });
         }
