@@ -11,6 +11,8 @@ pub const SIP_TRANSACTION_OUTCOMES: &str = "ncgw_sip_transaction_outcomes_total"
 pub const SIP_DROPPED: &str = "ncgw_sip_dropped_total";
 pub const TRANSPORT_CONNECTIONS: &str = "ncgw_transport_connections";
 pub const TRANSPORT_CONNECTIONS_OPENED: &str = "ncgw_transport_connections_opened_total";
+pub const RTP_PACKETS: &str = "ncgw_rtp_packets_total";
+pub const RTP_PORTS_IN_USE: &str = "ncgw_rtp_ports_in_use";
 
 /// Every metric the node exports, registered once.
 pub struct Metrics {
@@ -30,6 +32,11 @@ pub struct Metrics {
     pub transport_connections: IntGaugeVec,
     pub transport_connections_opened: IntCounterVec,
     pub up: IntGauge,
+    /// direction (a_to_b|b_to_a), result (relayed, dropped_foreign, dropped_malformed,
+    /// dropped_not_latched, dropped_no_destination, send_failed).
+    pub rtp_packets: IntCounterVec,
+    /// RTP and RTCP ports held by media sessions (two per leg).
+    pub rtp_ports_in_use: IntGauge,
 }
 
 const METHOD_LABELS: &[&str] = &[
@@ -78,6 +85,9 @@ impl Metrics {
         registry.register(Box::new(sip_retransmissions.clone())).expect("metric registered once");
         let up = IntGauge::new("ncgw_up", "1 while the node accepts new work, 0 while draining").expect("metric definition is valid");
         registry.register(Box::new(up.clone())).expect("metric registered once");
+        let rtp_packets = counter_vec(RTP_PACKETS, "RTP and RTCP datagrams received by the media relay, by direction and result", &["direction", "result"]);
+        let rtp_ports_in_use = IntGauge::new(RTP_PORTS_IN_USE, "RTP and RTCP ports held by media sessions").expect("metric definition is valid");
+        registry.register(Box::new(rtp_ports_in_use.clone())).expect("metric registered once");
         Metrics {
             registry,
             sip_messages,
@@ -89,6 +99,8 @@ impl Metrics {
             transport_connections,
             transport_connections_opened,
             up,
+            rtp_packets,
+            rtp_ports_in_use,
         }
     }
 

@@ -1,0 +1,343 @@
+//! The media engine: binds each session's RTP/RTCP sockets, runs one task per session that drives
+//! its sans-IO `Bridge`, and reports media timeouts to the core over a channel.
+//!
+//! One task per session (not per socket): the task waits on the readiness of its four sockets,
+//! drains each ready socket with `try_recv_from` into one reused buffer and sends with
+//! `try_send_to` from the other side's socket, so a relayed packet costs two syscalls, one
+//! uncontended lock and no allocation. The bridge sits behind a `Mutex` only so that the core can
+//! call `set_remote`, `stats` and `close` synchronously; the packet path holds it for the header
+//! rewrite alone, never across a send or an `await`.
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use prometheus::IntCounter;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use super::ports::{PortAllocator, PortLease, PortPair};
+use super::relay::{Bridge, Channel, DropReason, LegStats, MediaEvent, RelayConfig, Remote, Side, Verdict};
+use super::MediaError;
+use crate::metrics::metrics;
+
+/// Largest datagram read; a full buffer means the datagram was truncated and is dropped.
+const RECV_BUFFER: usize = 8192;
+/// Datagrams read from one socket before the task looks at the others again.
+const BATCH: usize = 64;
+/// Capacity of the event channel; events are rare (one per timeout), so a full channel means the
+/// core is stuck and the event is dropped with a log line rather than blocking media.
+const EVENT_QUEUE: usize = 1024;
+
+/// A media session's handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m{}", self.0)
+    }
+}
+
+/// Our local addresses for one side: what goes into that side's SDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegAddrs {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+/// A session just opened: its id and the local addresses of side A and side B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub a: LegAddrs,
+    pub b: LegAddrs,
+}
+
+/// What the engine tells the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvent {
+    pub session: SessionId,
+    pub event: MediaEvent,
+}
+
+/// Statistics of a session, per side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionStats {
+    pub label: String,
+    pub a: LegStats,
+    pub b: LegStats,
+    /// Relayed datagrams the OS refused to send (socket buffer full, unreachable).
+    pub send_failed: u64,
+}
+
+struct Shared {
+    bridge: Mutex<Bridge>,
+    /// Wakes the task after `set_remote` moved its next deadline.
+    wake: Notify,
+    send_failed: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn bridge(&self) -> MutexGuard<'_, Bridge> {
+        // The bridge has no invariant spanning a panic point worth refusing service for.
+        self.bridge.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct Session {
+    label: String,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+    /// Dropped with the session on every path (close, engine drop), which frees the ports.
+    _leases: [PortLease; 2],
+}
+
+/// Owns the media sessions of a node. Used from the core task; every method is synchronous.
+pub struct MediaEngine {
+    ports: PortAllocator,
+    bind_ip: IpAddr,
+    config: RelayConfig,
+    sessions: HashMap<SessionId, Session>,
+    next_id: u64,
+    events_tx: mpsc::Sender<SessionEvent>,
+    events_rx: Option<mpsc::Receiver<SessionEvent>>,
+}
+
+impl MediaEngine {
+    /// An engine binding on `bind_ip` with ports from `rtp_ports` (`Settings::rtp_ports`).
+    pub fn new(rtp_ports: RangeInclusive<u16>, bind_ip: IpAddr, config: RelayConfig) -> Result<MediaEngine, MediaError> {
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        Ok(MediaEngine {
+            ports: PortAllocator::new(rtp_ports)?,
+            bind_ip,
+            config,
+            sessions: HashMap::new(),
+            next_id: 1,
+            events_tx,
+            events_rx: Some(events_rx),
+        })
+    }
+
+    /// The receiving end of the event channel; `Some` once.
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<SessionEvent>> {
+        self.events_rx.take()
+    }
+
+    /// The port allocator (for the `ncgw_rtp_ports_in_use` gauge and tests).
+    pub fn ports(&self) -> &PortAllocator {
+        &self.ports
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Binds two legs (side A, side B) and starts relaying between them. Must run inside a tokio
+    /// runtime. `label` names the session in logs and stats (a call id, not a phone number).
+    pub fn open_session(&mut self, label: &str) -> Result<SessionInfo, MediaError> {
+        let a = self.ports.allocate(self.bind_ip)?;
+        let b = self.ports.allocate(self.bind_ip)?;
+        let id = SessionId(self.next_id);
+        self.next_id += 1;
+        let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
+        let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
+        let shared = Arc::new(Shared {
+            bridge: Mutex::new(Bridge::new(&self.config)),
+            wake: Notify::new(),
+            send_failed: Default::default(),
+        });
+        let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
+        let task = tokio::spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
+        tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
+        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, _leases: [a_lease, b_lease] });
+        Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
+    }
+
+    /// Applies one side's SDP (peer addresses, clock rate, hold).
+    pub fn set_remote(&mut self, session: SessionId, side: Side, remote: Remote) -> Result<(), MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.bridge().set_remote(now(), side, remote);
+        s.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// A snapshot of the session's statistics.
+    pub fn stats(&self, session: SessionId) -> Result<SessionStats, MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        Ok(snapshot(s))
+    }
+
+    /// Stops relaying, frees the ports and returns the final statistics. The sockets close when the
+    /// aborted task is dropped by the runtime, moments later; a pair reused before that fails to
+    /// bind and is skipped by the allocator.
+    pub fn close(&mut self, session: SessionId) -> Result<SessionStats, MediaError> {
+        let s = self.sessions.remove(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.task.abort();
+        let stats = snapshot(&s);
+        tracing::debug!(session = %session, label = %s.label, "media session closed");
+        Ok(stats)
+    }
+}
+
+impl Drop for MediaEngine {
+    fn drop(&mut self) {
+        for s in self.sessions.values() {
+            s.task.abort();
+        }
+    }
+}
+
+fn snapshot(s: &Session) -> SessionStats {
+    let b = s.shared.bridge();
+    SessionStats {
+        label: s.label.clone(),
+        a: b.leg(Side::A).stats(),
+        b: b.leg(Side::B).stats(),
+        send_failed: s.shared.send_failed.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+fn register(pair: PortPair) -> Result<(UdpSocket, UdpSocket, PortLease, LegAddrs), MediaError> {
+    let conv = |s: std::net::UdpSocket| {
+        let addr = s.local_addr().map_err(|source| MediaError::Register { addr: SocketAddr::new([0, 0, 0, 0].into(), 0), source })?;
+        let socket = UdpSocket::from_std(s).map_err(|source| MediaError::Register { addr, source })?;
+        Ok::<_, MediaError>((socket, addr))
+    };
+    let (rtp, rtp_addr) = conv(pair.rtp)?;
+    let (rtcp, rtcp_addr) = conv(pair.rtcp)?;
+    Ok((rtp, rtcp, pair.lease, LegAddrs { rtp: rtp_addr, rtcp: rtcp_addr }))
+}
+
+/// The engine's clock: tokio's, so paused-time tests and the timers agree.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+struct Sockets {
+    a_rtp: UdpSocket,
+    a_rtcp: UdpSocket,
+    b_rtp: UdpSocket,
+    b_rtcp: UdpSocket,
+}
+
+impl Sockets {
+    fn get(&self, side: Side, channel: Channel) -> &UdpSocket {
+        match (side, channel) {
+            (Side::A, Channel::Rtp) => &self.a_rtp,
+            (Side::A, Channel::Rtcp) => &self.a_rtcp,
+            (Side::B, Channel::Rtp) => &self.b_rtp,
+            (Side::B, Channel::Rtcp) => &self.b_rtcp,
+        }
+    }
+}
+
+/// Metric handles resolved once, so the packet path only increments.
+struct Counters {
+    /// [direction][result] in the order of `RESULTS`.
+    c: [[IntCounter; 6]; 2],
+}
+
+const RESULTS: [&str; 6] = ["relayed", "dropped_foreign", "dropped_malformed", "dropped_not_latched", "dropped_no_destination", "send_failed"];
+
+fn counters() -> &'static Counters {
+    static C: OnceLock<Counters> = OnceLock::new();
+    C.get_or_init(|| {
+        let m = &metrics().rtp_packets;
+        let row = |dir: &str| RESULTS.map(|r| m.with_label_values(&[dir, r]));
+        Counters { c: [row("a_to_b"), row("b_to_a")] }
+    })
+}
+
+fn count(side: Side, result: usize) {
+    let dir = match side {
+        Side::A => 0,
+        Side::B => 1,
+    };
+    counters().c[dir][result].inc();
+}
+
+fn result_index(v: Verdict) -> usize {
+    match v {
+        Verdict::Forward { .. } => 0,
+        Verdict::Drop(DropReason::Foreign) => 1,
+        Verdict::Drop(DropReason::NotLatched) => 3,
+        Verdict::Drop(DropReason::NoDestination) => 4,
+        Verdict::Drop(_) => 2,
+    }
+}
+
+async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc::Sender<SessionEvent>) {
+    let mut buf = vec![0u8; RECV_BUFFER].into_boxed_slice();
+    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    // The deadline the sleep is set to. It is only moved earlier; when it fires early (media kept
+    // the deadline moving later) the loop just re-reads the bridge's deadline.
+    let mut armed: Option<Instant> = None;
+    loop {
+        let next = shared.bridge().poll_timeout();
+        if let Some(n) = next {
+            if armed.map_or(true, |a| n < a) {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(n));
+                armed = Some(n);
+            }
+        }
+        let (side, channel) = tokio::select! {
+            _ = sockets.a_rtp.readable() => (Side::A, Channel::Rtp),
+            _ = sockets.a_rtcp.readable() => (Side::A, Channel::Rtcp),
+            _ = sockets.b_rtp.readable() => (Side::B, Channel::Rtp),
+            _ = sockets.b_rtcp.readable() => (Side::B, Channel::Rtcp),
+            _ = shared.wake.notified() => continue,
+            _ = &mut sleep, if armed.is_some() => {
+                armed = None;
+                sleep.as_mut().reset(far);
+                fire_timeouts(id, &shared, &events);
+                continue;
+            }
+        };
+
+        drain(&shared, &sockets, side, channel, &mut buf);
+    }
+}
+
+fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEvent>) {
+    let mut bridge = shared.bridge();
+    while let Some(event) = bridge.handle_timeout(now()) {
+        tracing::info!(session = %id, ?event, cause = "media.timeout", "media timeout");
+        if events.try_send(SessionEvent { session: id, event }).is_err() {
+            tracing::warn!(session = %id, "media event queue full; event dropped");
+        }
+    }
+}
+
+/// Reads up to `BATCH` datagrams from one socket and relays each.
+fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8]) {
+    let socket = sockets.get(side, channel);
+    for _ in 0..BATCH {
+        let (n, from) = match socket.try_recv_from(buf) {
+            Ok(v) => v,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // An ICMP error from an earlier send surfaces here; the socket stays usable.
+            Err(_) => continue,
+        };
+        // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
+        // it is counted as malformed rather than forwarded truncated.
+        let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
+        let verdict = shared.bridge().handle_packet(now(), side, channel, from, data);
+        count(side, result_index(verdict));
+        if let Verdict::Forward { to, via } = verdict {
+            if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
+                shared.send_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                count(side, 5);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! The engine with real UDP sockets on 127.0.0.1; every wait is bounded, nothing sleeps.
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+use super::*;
+use crate::media::rtp::RtpPacket;
+use crate::media::testpkt;
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn peer() -> (UdpSocket, SocketAddr) {
+    let s = UdpSocket::bind((LO, 0)).await.unwrap();
+    let a = s.local_addr().unwrap();
+    (s, a)
+}
+
+fn remote(rtp: SocketAddr, rtcp: Option<SocketAddr>) -> Remote {
+    Remote { rtp: Some(rtp), rtcp, clock_rate: 8000, hold: false }
+}
+
+/// Receives one datagram within `WAIT`.
+async fn recv(s: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = [0u8; 2048];
+    let (n, from) = timeout(WAIT, s.recv_from(&mut buf)).await.expect("a datagram within the bound").unwrap();
+    (buf[..n].to_vec(), from)
+}
+
+struct Call {
+    engine: MediaEngine,
+    info: SessionInfo,
+    pa: UdpSocket,
+    pb: UdpSocket,
+}
+
+async fn call(ports: RangeInclusive<u16>, config: RelayConfig) -> Call {
+    let mut engine = MediaEngine::new(ports, LO, config).unwrap();
+    let info = engine.open_session("test-call").unwrap();
+    let (pa, a) = peer().await;
+    let (pb, b) = peer().await;
+    engine.set_remote(info.id, Side::A, remote(a, None)).unwrap();
+    engine.set_remote(info.id, Side::B, remote(b, None)).unwrap();
+    Call { engine, info, pa, pb }
+}
+
+#[tokio::test]
+async fn relays_500_packets_each_way_without_loss() {
+    let Call { mut engine, info, pa, pb } = call(43_000..=43_099, RelayConfig::default()).await;
+    assert_eq!(engine.ports().in_use(), 4);
+    assert_eq!(info.a.rtcp.port(), info.a.rtp.port() + 1);
+    let mut next = [0u16; 2];
+    for burst in 0..20u16 {
+        for i in 0..25u16 {
+            let seq = burst * 25 + i;
+            let ts = 160 * u32::from(seq);
+            pa.send_to(&testpkt::rtp(0, seq, ts, 0xaaaa, false, &[1; 160]), info.a.rtp).await.unwrap();
+            pb.send_to(&testpkt::rtp(8, seq, ts, 0xbbbb, false, &[2; 160]), info.b.rtp).await.unwrap();
+        }
+        for _ in 0..25 {
+            for (k, (sock, from, ssrc)) in [(&pb, info.b.rtp, 0xaaaa), (&pa, info.a.rtp, 0xbbbb)].into_iter().enumerate() {
+                let (p, src) = recv(sock).await;
+                assert_eq!(src, from, "sent from the other side's RTP socket");
+                let v = RtpPacket::parse(&p).unwrap();
+                assert_eq!((v.ssrc(), v.sequence(), v.payload().len()), (ssrc, next[k], 160));
+                next[k] += 1;
+            }
+        }
+    }
+    let stats = engine.close(info.id).unwrap();
+    for leg in [stats.a, stats.b] {
+        assert_eq!((leg.packets_in, leg.packets_out, leg.lost, leg.dropped.total()), (500, 500, 0, 0));
+    }
+    assert_eq!(stats.send_failed, 0);
+    assert_eq!(engine.ports().in_use(), 0);
+}
+
+#[tokio::test]
+async fn a_third_address_is_dropped_counted_and_never_forwarded() {
+    let Call { engine, info, pa, pb } = call(43_100..=43_199, RelayConfig::default()).await;
+    pa.send_to(&testpkt::rtp(0, 1, 0, 0xaaaa, false, &[0; 160]), info.a.rtp).await.unwrap();
+    assert_eq!(RtpPacket::parse(&recv(&pb).await.0).unwrap().sequence(), 1);
+    let (intruder, _) = peer().await;
+    for i in 0..50u16 {
+        intruder.send_to(&testpkt::rtp(0, 100 + i, 0, 0x666, false, &[9; 160]), info.a.rtp).await.unwrap();
+    }
+    pa.send_to(&testpkt::rtp(0, 2, 160, 0xaaaa, false, &[0; 160]), info.a.rtp).await.unwrap();
+    // The socket queue is in arrival order, so once the peer's packet is out the 50 were handled.
+    let v = recv(&pb).await.0;
+    assert_eq!((RtpPacket::parse(&v).unwrap().ssrc(), RtpPacket::parse(&v).unwrap().sequence()), (0xaaaa, 2));
+    let s = engine.stats(info.id).unwrap();
+    assert_eq!((s.a.dropped.foreign, s.a.packets_in, s.b.packets_out), (50, 52, 2));
+    let mut buf = [0u8; 64];
+    assert!(pb.try_recv_from(&mut buf).is_err(), "nothing of the intruder's reached B");
+}
+
+#[tokio::test]
+async fn rtcp_crosses_from_rtcp_socket_to_rtcp_socket() {
+    let Call { mut engine, info, pa, pb } = call(43_200..=43_299, RelayConfig::default()).await;
+    let (pb_rtcp, b_rtcp) = peer().await;
+    engine.set_remote(info.id, Side::B, remote(pb.local_addr().unwrap(), Some(b_rtcp))).unwrap();
+    let (pa_rtcp, _) = peer().await;
+    pa_rtcp.send_to(&testpkt::rr(0xaaaa, &[]), info.a.rtcp).await.unwrap();
+    let (p, from) = recv(&pb_rtcp).await;
+    assert_eq!((p, from), (testpkt::rr(0xaaaa, &[]), info.b.rtcp));
+    // B's RTCP goes to A muxed, from A's RTP socket.
+    pb_rtcp.send_to(&testpkt::rr(0xbbbb, &[]), info.b.rtcp).await.unwrap();
+    assert_eq!(recv(&pa).await, (testpkt::rr(0xbbbb, &[]), info.a.rtp));
+}
+
+#[tokio::test]
+async fn ports_are_released_on_close_and_on_engine_drop() {
+    let mut engine = MediaEngine::new(43_300..=43_399, LO, RelayConfig::default()).unwrap();
+    let ids: Vec<_> = (0..5).map(|i| engine.open_session(&format!("c{i}")).unwrap().id).collect();
+    assert_eq!((engine.ports().in_use(), engine.session_count()), (20, 5));
+    for id in &ids[..3] {
+        engine.close(*id).unwrap();
+    }
+    assert_eq!(engine.ports().in_use(), 8);
+    assert!(matches!(engine.close(ids[0]), Err(MediaError::UnknownSession(_))));
+    let ports = engine.ports().clone();
+    drop(engine);
+    assert_eq!(ports.in_use(), 0);
+}
+
+#[tokio::test]
+async fn silence_raises_a_media_timeout_event_per_side() {
+    let config = RelayConfig { rtp_timeout: Duration::from_millis(300), ..RelayConfig::default() };
+    let Call { mut engine, info, pa, pb } = call(43_400..=43_499, config).await;
+    let mut events = engine.take_events().unwrap();
+    let started = tokio::time::Instant::now();
+    pa.send_to(&testpkt::rtp(0, 1, 0, 0xaaaa, false, &[0; 160]), info.a.rtp).await.unwrap();
+    recv(&pb).await;
+    let mut sides = Vec::new();
+    for _ in 0..2 {
+        let e = timeout(WAIT, events.recv()).await.expect("an event within the bound").unwrap();
+        assert_eq!(e.session, info.id);
+        let MediaEvent::Timeout { side, on_hold, silent_for } = e.event;
+        assert!(!on_hold && silent_for >= Duration::from_millis(300));
+        sides.push(side);
+    }
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    sides.sort_by_key(|s| s.code());
+    assert_eq!(sides, [Side::A, Side::B]);
+    drop(pa);
+}
