@@ -8,6 +8,7 @@ pub mod logging;
 pub mod metrics;
 pub mod runtime;
 pub mod sip;
+pub mod storage;
 pub mod transport;
 
 #[cfg(test)]
