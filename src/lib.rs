@@ -9,6 +9,7 @@ pub mod media;
 pub mod metrics;
 pub mod runtime;
 pub mod sip;
+pub mod storage;
 pub mod transport;
 
 #[cfg(test)]

@@ -1,0 +1,179 @@
+//! The CDR journal: JSON lines on disk that hold each record until the database has it.
+//!
+//! `pending.jsonl` takes appends (fsynced). To drain, it is renamed to `draining.jsonl` and a new
+//! `pending.jsonl` starts, so appends never race the drain; `draining.jsonl` is deleted only after
+//! its records are committed. Lines that do not parse go to `rejected.jsonl`.
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{CdrRecord, StorageError};
+
+pub const PENDING: &str = "pending.jsonl";
+pub const DRAINING: &str = "draining.jsonl";
+pub const REJECTED: &str = "rejected.jsonl";
+
+/// The append side of the journal; the writer and overflowing callers share it under a mutex.
+pub struct Journal {
+    dir: PathBuf,
+    pending: File,
+}
+
+/// The records of one `draining.jsonl`, parsed.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub records: Vec<CdrRecord>,
+    /// Lines that did not parse (already moved to `rejected.jsonl`).
+    pub rejected: u64,
+}
+
+impl Journal {
+    /// Opens (creating) the journal directory and `pending.jsonl`. A line cut short by a crash is
+    /// closed with a newline so the next append starts a fresh line.
+    pub fn open(dir: &Path) -> Result<Journal, StorageError> {
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let path = dir.join(PENDING);
+        let pending = open_append(&path)?;
+        let mut journal = Journal { dir: dir.to_owned(), pending };
+        let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+        if bytes.last().is_some_and(|&b| b != b'\n') {
+            journal.append(&[])?;
+        }
+        sync_dir(dir)?;
+        Ok(journal)
+    }
+
+    /// Appends one line per entry (each without its newline) and fsyncs; with no entries,
+    /// appends a bare newline (used to close a torn line).
+    pub fn append(&mut self, lines: &[Vec<u8>]) -> Result<(), StorageError> {
+        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>().max(1));
+        for line in lines {
+            buf.extend_from_slice(line);
+            buf.push(b'\n');
+        }
+        if lines.is_empty() {
+            buf.push(b'\n');
+        }
+        let path = self.dir.join(PENDING);
+        self.pending.write_all(&buf).map_err(|e| StorageError::io(&path, e))?;
+        self.pending.sync_data().map_err(|e| StorageError::io(&path, e))
+    }
+
+    /// Makes `draining.jsonl` hold the next records to insert. Returns `false` when there is
+    /// nothing to drain. An existing `draining.jsonl` (a failed or interrupted drain) goes first;
+    /// otherwise a non-empty `pending.jsonl` is renamed and a fresh one started.
+    pub fn rotate(&mut self) -> Result<bool, StorageError> {
+        let draining = self.dir.join(DRAINING);
+        if draining.exists() {
+            return Ok(true);
+        }
+        let pending = self.dir.join(PENDING);
+        let len = self.pending.metadata().map_err(|e| StorageError::io(&pending, e))?.len();
+        if len == 0 {
+            return Ok(false);
+        }
+        fs::rename(&pending, &draining).map_err(|e| StorageError::io(&pending, e))?;
+        self.pending = open_append(&pending)?;
+        sync_dir(&self.dir)?;
+        Ok(true)
+    }
+
+    /// Reads and parses `draining.jsonl`. Corrupt lines are appended to `rejected.jsonl` and the
+    /// file is rewritten without them, so they are reported once.
+    pub fn load_draining(&self) -> Result<(Loaded, Vec<StorageError>), StorageError> {
+        let path = self.dir.join(DRAINING);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Loaded::default(), Vec::new())),
+            Err(e) => return Err(StorageError::io(&path, e)),
+        };
+        let mut loaded = Loaded::default();
+        let mut problems = Vec::new();
+        let mut good = Vec::with_capacity(bytes.len());
+        let mut bad = Vec::new();
+        for (index, line) in lines(&bytes).enumerate() {
+            match serde_json::from_slice::<CdrRecord>(line) {
+                Ok(record) if !record.id.is_empty() => {
+                    loaded.records.push(record);
+                    good.extend_from_slice(line);
+                    good.push(b'\n');
+                }
+                Ok(_) => bad.push(line),
+                Err(source) => {
+                    problems.push(StorageError::CorruptJournalLine {
+                        path: path.display().to_string(),
+                        line: index as u64 + 1,
+                        source,
+                    });
+                    bad.push(line);
+                }
+            }
+        }
+        if !bad.is_empty() {
+            let rejected_path = self.dir.join(REJECTED);
+            let mut rejected = open_append(&rejected_path)?;
+            for line in &bad {
+                rejected.write_all(line).and_then(|()| rejected.write_all(b"\n")).map_err(|e| StorageError::io(&rejected_path, e))?;
+            }
+            rejected.sync_data().map_err(|e| StorageError::io(&rejected_path, e))?;
+            replace_file(&self.dir, DRAINING, &good)?;
+            loaded.rejected = bad.len() as u64;
+        }
+        Ok((loaded, problems))
+    }
+
+    /// Deletes `draining.jsonl` once its records are committed.
+    pub fn finish_draining(&self) -> Result<(), StorageError> {
+        let path = self.dir.join(DRAINING);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io(&path, e)),
+        }
+        sync_dir(&self.dir)
+    }
+
+    /// Non-blank lines in `pending.jsonl` and `draining.jsonl`: what the database has not taken.
+    pub fn count_lines(&self) -> Result<u64, StorageError> {
+        let mut n = 0;
+        for name in [PENDING, DRAINING] {
+            let path = self.dir.join(name);
+            match fs::read(&path) {
+                Ok(bytes) => n += lines(&bytes).count() as u64,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&path, e)),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// One record as a journal line (no newline).
+pub fn encode(record: &CdrRecord) -> Result<Vec<u8>, StorageError> {
+    // A CdrRecord has string keys and finite numbers (see `sanitise`), so this cannot fail;
+    // map it anyway rather than panic.
+    serde_json::to_vec(record).map_err(|source| StorageError::CorruptJournalLine { path: String::new(), line: 0, source })
+}
+
+/// Non-blank lines of a journal file.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+}
+
+fn open_append(path: &Path) -> Result<File, StorageError> {
+    OpenOptions::new().create(true).append(true).open(path).map_err(|e| StorageError::io(path, e))
+}
+
+/// Replaces `dir/name` with `contents` atomically (write a temporary file, fsync, rename).
+fn replace_file(dir: &Path, name: &str, contents: &[u8]) -> Result<(), StorageError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+    file.write_all(contents).and_then(|()| file.sync_all()).map_err(|e| StorageError::io(&tmp, e))?;
+    fs::rename(&tmp, dir.join(name)).map_err(|e| StorageError::io(&tmp, e))?;
+    sync_dir(dir)
+}
+
+/// Makes renames, creations and deletions in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
+}

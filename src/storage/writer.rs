@@ -1,0 +1,219 @@
+//! The CDR writer task: journal first, then the database, retrying with backoff while it is down.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::journal::{self, Loaded};
+use super::{lock, Backend, CdrRecord, Shared, StorageError, StorageOptions};
+
+/// Records taken from the channel per journal write (one fsync per batch).
+const BATCH: usize = 256;
+/// Drain rounds per wake-up; more work left over schedules an immediate retry instead of
+/// starving the channel.
+const ROUNDS: usize = 8;
+
+/// What the handle sends the writer.
+pub enum Msg {
+    /// A finished call.
+    Record(CdrRecord),
+    /// Reply once everything before this message is journalled and one insert was tried.
+    Flush(oneshot::Sender<Result<(), StorageError>>),
+    /// Stop after replying.
+    Stop(oneshot::Sender<()>),
+}
+
+pub struct Writer {
+    backend: Backend,
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Msg>,
+    /// The parsed `draining.jsonl`, kept across retries so it is read once.
+    loaded: Option<Loaded>,
+    /// Records that could not be journalled (the disk refused); inserted directly when possible.
+    unjournalled: Vec<CdrRecord>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    retry_min: Duration,
+    retry_max: Duration,
+}
+
+impl Writer {
+    /// Sets the pending counter from what the journal holds from an earlier run.
+    pub fn new(backend: Backend, shared: Arc<Shared>, rx: mpsc::Receiver<Msg>, options: &StorageOptions) -> Result<Writer, StorageError> {
+        let on_disk = lock(&shared.journal).count_lines()?;
+        shared.counters.pending.fetch_add(on_disk, Ordering::SeqCst);
+        Ok(Writer {
+            backend,
+            shared,
+            rx,
+            loaded: None,
+            unjournalled: Vec::new(),
+            retry_at: None,
+            backoff: options.retry_min,
+            retry_min: options.retry_min,
+            retry_max: options.retry_max.max(options.retry_min),
+        })
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            let retry_at = self.retry_at;
+            tokio::select! {
+                msg = self.rx.recv() => {
+                    let Some(msg) = msg else {
+                        // Every handle is gone: one last try; what fails stays journalled.
+                        let _ = self.drain().await;
+                        return;
+                    };
+                    if self.handle(msg).await {
+                        return;
+                    }
+                }
+                () = self.shared.wake.notified() => {
+                    if self.retry_at.is_none() {
+                        let _ = self.drain().await;
+                    }
+                }
+                () = sleep_until(retry_at), if retry_at.is_some() => {
+                    self.retry_at = None;
+                    let _ = self.drain().await;
+                }
+            }
+        }
+    }
+
+    /// Handles one message and whatever else is already queued; `true` means stop.
+    async fn handle(&mut self, first: Msg) -> bool {
+        let mut records = Vec::new();
+        let mut flushes = Vec::new();
+        let mut stop = None;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(r) => records.push(r),
+                Msg::Flush(reply) => flushes.push(reply),
+                Msg::Stop(reply) => {
+                    stop = Some(reply);
+                    break;
+                }
+            }
+            if records.len() < BATCH {
+                next = self.rx.try_recv().ok();
+            }
+        }
+        self.journal(records);
+        // A flush forces an attempt even while backing off; plain records wait for the timer.
+        let result = if !flushes.is_empty() || stop.is_some() || self.retry_at.is_none() {
+            self.drain().await
+        } else {
+            Ok(())
+        };
+        for reply in flushes {
+            let outcome = match &result {
+                Ok(()) if self.pending() == 0 => Ok(()),
+                _ => Err(StorageError::StillJournalled { pending: self.pending() }),
+            };
+            let _ = reply.send(outcome);
+        }
+        if let Some(reply) = stop {
+            let _ = reply.send(());
+            return true;
+        }
+        false
+    }
+
+    fn pending(&self) -> u64 {
+        self.shared.counters.pending.load(Ordering::SeqCst)
+    }
+
+    /// Appends records to the journal; on a disk error keeps them in memory for a direct insert.
+    fn journal(&mut self, records: Vec<CdrRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let lines: Result<Vec<Vec<u8>>, StorageError> = records.iter().map(journal::encode).collect();
+        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines));
+        if let Err(e) = result {
+            tracing::error!(error = %e, records = records.len(), "CDR journal not writable; holding records in memory");
+            self.unjournalled.extend(records);
+        }
+    }
+
+    /// Moves everything journalled (and anything held in memory) into the database. On failure
+    /// schedules a retry with backoff; the records stay where they are.
+    pub async fn drain(&mut self) -> Result<(), StorageError> {
+        let result = self.drain_rounds().await;
+        match &result {
+            Ok(true) => {
+                self.backoff = self.retry_min;
+                self.retry_at = None;
+            }
+            Ok(false) => {
+                // More arrived while draining: come back at once, after the channel had a turn.
+                self.retry_at = Some(Instant::now());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pending = self.pending(), retry_in_ms = self.backoff.as_millis() as u64, "CDR write failed; records stay journalled");
+                self.retry_at = Some(Instant::now() + self.backoff);
+                self.backoff = (self.backoff * 2).min(self.retry_max);
+            }
+        }
+        result.map(|_| ())
+    }
+
+    /// `Ok(true)` when nothing is left, `Ok(false)` when work remains after `ROUNDS`.
+    async fn drain_rounds(&mut self) -> Result<bool, StorageError> {
+        if !self.unjournalled.is_empty() {
+            self.backend.insert_cdrs(&self.unjournalled).await?;
+            let n = self.unjournalled.len() as u64;
+            self.unjournalled.clear();
+            self.shared.counters.pending.fetch_sub(n, Ordering::SeqCst);
+        }
+        for _ in 0..ROUNDS {
+            if self.loaded.is_none() {
+                let loaded = {
+                    let mut journal = lock(&self.shared.journal);
+                    if !journal.rotate()? {
+                        return Ok(true);
+                    }
+                    let (loaded, problems) = journal.load_draining()?;
+                    for p in problems {
+                        tracing::warn!(error = %p, "CDR journal line rejected");
+                    }
+                    loaded
+                };
+                let counters = &self.shared.counters;
+                counters.rejected.fetch_add(loaded.rejected, Ordering::SeqCst);
+                counters.pending.fetch_sub(loaded.rejected, Ordering::SeqCst);
+                self.loaded = Some(loaded);
+            }
+            let Some(loaded) = &self.loaded else { continue };
+            self.backend.insert_cdrs(&loaded.records).await?;
+            let n = loaded.records.len() as u64;
+            lock(&self.shared.journal).finish_draining()?;
+            self.loaded = None;
+            self.shared.counters.pending.fetch_sub(n, Ordering::SeqCst);
+        }
+        Ok(false)
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+impl Backend {
+    /// Inserts records in one transaction; an id already present is left as it is.
+    pub async fn insert_cdrs(&self, records: &[CdrRecord]) -> Result<(), StorageError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Backend::Sqlite(b) => b.insert_cdrs(records).await,
+        }
+    }
+}
