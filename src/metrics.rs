@@ -13,6 +13,10 @@ pub const TRANSPORT_CONNECTIONS: &str = "ncgw_transport_connections";
 pub const TRANSPORT_CONNECTIONS_OPENED: &str = "ncgw_transport_connections_opened_total";
 pub const RTP_PACKETS: &str = "ncgw_rtp_packets_total";
 pub const RTP_PORTS_IN_USE: &str = "ncgw_rtp_ports_in_use";
+pub const CALLS_ACTIVE: &str = "ncgw_calls_active";
+pub const CALLS_ENDED: &str = "ncgw_calls_total";
+pub const CALL_SETUP_SECONDS: &str = "ncgw_call_setup_seconds";
+pub const CDR_PENDING: &str = "ncgw_cdr_pending";
 
 /// Every metric the node exports, registered once.
 pub struct Metrics {
@@ -37,6 +41,14 @@ pub struct Metrics {
     pub rtp_packets: IntCounterVec,
     /// RTP and RTCP ports held by media sessions (two per leg).
     pub rtp_ports_in_use: IntGauge,
+    /// Calls not yet ended.
+    pub calls_active: IntGauge,
+    /// cause: the stable cause code of each ended call.
+    pub calls_ended: IntCounterVec,
+    /// From INVITE to answer, for answered calls.
+    pub call_setup_seconds: prometheus::Histogram,
+    /// Call records journalled but not yet in the database.
+    pub cdr_pending: IntGauge,
 }
 
 const METHOD_LABELS: &[&str] = &[
@@ -81,13 +93,25 @@ impl Metrics {
         let sip_dropped = counter_vec(SIP_DROPPED, "SIP messages dropped before processing, by reason", &["reason"]);
         let transport_connections = gauge_vec(TRANSPORT_CONNECTIONS, "Open SIP transport connections", &["transport"]);
         let transport_connections_opened = counter_vec(TRANSPORT_CONNECTIONS_OPENED, "SIP transport connections opened, by transport and direction", &["transport", "direction"]);
+        let gauge = |name: &str, help: &str| {
+            let m = IntGauge::new(name, help).expect("metric definition is valid");
+            registry.register(Box::new(m.clone())).expect("metric registered once");
+            m
+        };
         let sip_retransmissions = IntCounter::new(SIP_RETRANSMISSIONS, "SIP retransmissions sent by our transactions").expect("metric definition is valid");
         registry.register(Box::new(sip_retransmissions.clone())).expect("metric registered once");
-        let up = IntGauge::new("ncgw_up", "1 while the node accepts new work, 0 while draining").expect("metric definition is valid");
-        registry.register(Box::new(up.clone())).expect("metric registered once");
+        let up = gauge("ncgw_up", "1 while the node accepts new work, 0 while draining");
         let rtp_packets = counter_vec(RTP_PACKETS, "RTP and RTCP datagrams received by the media relay, by direction and result", &["direction", "result"]);
-        let rtp_ports_in_use = IntGauge::new(RTP_PORTS_IN_USE, "RTP and RTCP ports held by media sessions").expect("metric definition is valid");
-        registry.register(Box::new(rtp_ports_in_use.clone())).expect("metric registered once");
+        let rtp_ports_in_use = gauge(RTP_PORTS_IN_USE, "RTP and RTCP ports held by media sessions");
+        let calls_active = gauge(CALLS_ACTIVE, "Calls not yet ended");
+        let calls_ended = counter_vec(CALLS_ENDED, "Ended calls by stable cause code", &["cause"]);
+        let cdr_pending = gauge(CDR_PENDING, "Call records journalled on disk but not yet in the database");
+        let call_setup_seconds = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(CALL_SETUP_SECONDS, "Time from INVITE to answer for answered calls")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0]),
+        )
+        .expect("metric definition is valid");
+        registry.register(Box::new(call_setup_seconds.clone())).expect("metric registered once");
         Metrics {
             registry,
             sip_messages,
@@ -101,6 +125,10 @@ impl Metrics {
             up,
             rtp_packets,
             rtp_ports_in_use,
+            calls_active,
+            calls_ended,
+            call_setup_seconds,
+            cdr_pending,
         }
     }
 

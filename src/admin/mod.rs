@@ -2,7 +2,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,17 +21,22 @@ const CORE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 struct AppState {
     core: mpsc::Sender<Command>,
+    storage: crate::storage::Storage,
 }
 
 /// Serves until shutdown.
-pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: crate::storage::Storage, mut shutdown: watch::Receiver<bool>) {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/api/v1/status", get(status))
         .route("/api/v1/ping", post(ping))
         .route("/api/v1/drain", post(drain))
-        .with_state(AppState { core });
+        .route("/api/v1/calls", get(calls))
+        .route("/api/v1/calls/{id}", get(call_show))
+        .route("/api/v1/calls/{id}/hangup", post(call_hangup))
+        .route("/api/v1/cdr", get(cdr))
+        .with_state(AppState { core, storage });
     let stop = async move {
         let _ = shutdown.changed().await;
     };
@@ -103,4 +108,42 @@ async fn drain(State(state): State<AppState>) -> Response {
         return error(StatusCode::SERVICE_UNAVAILABLE, "node is stopping");
     }
     Json(serde_json::json!({ "draining": true })).into_response()
+}
+
+async fn calls(State(state): State<AppState>) -> Response {
+    match ask(&state, Command::Calls, CORE_TIMEOUT).await {
+        Ok(v) => Json(serde_json::json!({ "calls": v })).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn call_show(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match ask(&state, |reply| Command::CallShow { id: id.clone(), reply }, CORE_TIMEOUT).await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no live call {id} (see `ncgw calls`)")),
+        Err(e) => e,
+    }
+}
+
+async fn call_hangup(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match ask(&state, |reply| Command::Hangup { id: id.clone(), reply }, CORE_TIMEOUT).await {
+        Ok(true) => Json(serde_json::json!({ "hangup": id })).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, &format!("no live call {id} (see `ncgw calls`)")),
+        Err(e) => e,
+    }
+}
+
+#[derive(Deserialize)]
+struct CdrQuery {
+    /// Unix milliseconds.
+    since: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn cdr(State(state): State<AppState>, Query(q): Query<CdrQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, 10_000);
+    match state.storage.list_cdrs(q.since, limit).await {
+        Ok(v) => Json(serde_json::json!({ "cdr": v })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &format!("database: {e}")),
+    }
 }

@@ -200,3 +200,29 @@ pub struct CallInfo {
     pub source: String,
     pub rule: Option<String>,
 }
+
+/// One leg as `ncgw calls show` presents it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LegInfo {
+    pub side: Side,
+    pub peer: String,
+    pub call_id: Option<String>,
+    pub local_media: String,
+    pub remote_media: Option<String>,
+    pub codec: Option<String>,
+    pub hold: bool,
+    pub dialog: &'static str,
+}
+
+/// A call in detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub info: CallInfo,
+    pub started_ms: i64,
+    pub ringing_ms: Option<i64>,
+    pub answered_ms: Option<i64>,
+    pub queue: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub legs: Vec<LegInfo>,
+}

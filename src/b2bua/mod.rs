@@ -11,7 +11,7 @@ pub mod node;
 mod tests;
 mod sdp_rewrite;
 
-pub use call::{CallInfo, CallState, CallSummary, LegStats, Side};
+pub use call::{CallDetail, CallInfo, CallState, CallSummary, LegInfo, LegStats, Side};
 pub use env::{AuthCheck, Env, MediaControl, MediaId, RemoteMedia};
 pub use manager::{B2buaConfig, B2buaEvent, CallManager, Now};
 pub use node::{NodeEvent, SipNode};

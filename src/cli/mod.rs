@@ -1,6 +1,7 @@
 //! The `ncgw` command line: `run` starts a node; the other commands check files or talk to a
 //! running node through its admin API.
 
+mod calls;
 mod check;
 mod client;
 mod dialplan;
@@ -39,6 +40,10 @@ pub enum Command {
     Ping(node::PingArgs),
     /// Stop taking new calls, finish open transactions, then stop the node.
     Drain,
+    /// Live calls; `show ID` for detail, `hangup ID` to end one.
+    Calls(calls::CallsArgs),
+    /// Call records, newest first.
+    Cdr(calls::CdrArgs),
     /// Work with dialplans without a running node.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
@@ -54,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Ping(args) => node::ping(&cli, args),
         Command::Drain => node::drain(&cli),
         Command::Dialplan(cmd) => dialplan::run(cmd, cli.json),
+        Command::Calls(args) => calls::calls(&cli, args),
+        Command::Cdr(args) => calls::cdr(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ use super::error::ConfigError;
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub sip: RawSip,
+    pub call: RawCall,
     pub admin: RawAdmin,
     pub media: RawMedia,
     pub storage: RawStorage,
@@ -41,6 +42,15 @@ pub struct RawAdmin {
 #[serde(deny_unknown_fields, default)]
 pub struct RawMedia {
     pub rtp_ports: Option<Spanned<String>>,
+    pub timeout_s: Option<Spanned<u64>>,
+    pub bind: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCall {
+    pub no_answer_s: Option<Spanned<u64>>,
+    pub max_duration_s: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -32,6 +32,13 @@ pub struct Settings {
     pub server_name: String,
     pub admin_listen: SocketAddr,
     pub rtp_ports: RangeInclusive<u16>,
+    /// Address the media relay binds; unspecified = every interface, announced per peer.
+    pub media_bind: std::net::IpAddr,
+    /// No RTP from a side for this long ends the call (`media.timeout`).
+    pub media_timeout: Duration,
+    /// How long a callee may ring.
+    pub no_answer: Duration,
+    pub max_call_duration: Duration,
     pub data_dir: PathBuf,
     pub dialplan_dir: PathBuf,
     pub log_level: String,
@@ -179,6 +186,16 @@ impl Settings {
             (None, None) => parse_port_range(DEFAULT_RTP_PORTS).ok(),
         };
 
+        let media_timeout = Duration::from_secs(c.count(&raw.media.timeout_s, "media.timeout_s", 30, 1..=3_600));
+        let no_answer = Duration::from_secs(c.count(&raw.call.no_answer_s, "call.no_answer_s", 90, 1..=3_600));
+        let max_call_duration = Duration::from_secs(c.count(&raw.call.max_duration_s, "call.max_duration_s", 14_400, 10..=86_400 * 7));
+        let media_bind = match &raw.media.bind {
+            None => sip_listen.first().map(|a| a.ip()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            Some(b) => b.get_ref().parse().unwrap_or_else(|_| {
+                c.err(Some(b.span().start), "media.bind", format!("'{}' is not an IP address", b.get_ref()), "e.g. bind = \"0.0.0.0\"");
+                std::net::IpAddr::from([0, 0, 0, 0])
+            }),
+        };
         let data_dir = PathBuf::from(match (&o.data_dir, &raw.storage.data_dir) {
             (Some(d), _) => d.clone(),
             (None, Some(d)) => d.get_ref().clone(),
@@ -220,6 +237,10 @@ impl Settings {
             server_name,
             admin_listen: admin_listen.expect("an invalid address was reported as an error above"),
             rtp_ports: rtp_ports.expect("an invalid range was reported as an error above"),
+            media_bind,
+            media_timeout,
+            no_answer,
+            max_call_duration,
             data_dir,
             dialplan_dir,
             log_level,

@@ -1,5 +1,6 @@
-//! The core task: owns the transaction layer, the inbound policy and the connection table; turns
-//! transport events, timers and admin commands into inputs, and their outputs into sends.
+//! The core task: owns the SIP node (transactions, policy, calls), the runtime environment
+//! (dialplan, media engine) and the connection table; turns transport events, media events,
+//! timers and admin commands into inputs, and their outputs into sends and records.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -10,14 +11,18 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::env::RuntimeEnv;
 use super::outbound::{self, response_target};
-use crate::b2bua::inbound::{Decision, InboundPolicy};
-use crate::config::Settings;
+use super::records;
+use crate::b2bua::inbound::InboundPolicy;
+use crate::b2bua::{B2buaConfig, B2buaEvent, CallDetail, CallInfo, NodeEvent, Now, SipNode};
 use crate::logging::Pii;
+use crate::media::engine::SessionEvent;
 use crate::metrics::{method_label, metrics, status_class};
 use crate::sip::message::{HeaderName, Message, Method, Request, Response};
 use crate::sip::peer::{ConnId, Peer, Transport};
-use crate::sip::transaction::{ClientTxId, TimerConfig, TransactionLayer, TxError, TxEvent, TxId, TxStats};
+use crate::sip::transaction::{ClientTxId, TimerConfig, TxError, TxEvent, TxId, TxStats};
+use crate::storage::Storage;
 use crate::transport::{spawn_outbound, CloseReason, ConnEntry, Inbound, UdpListener};
 
 /// Requests from the admin API and the embedding program.
@@ -27,8 +32,22 @@ pub enum Command {
     Status(oneshot::Sender<NodeStatus>),
     /// Send OPTIONS to a SIP peer through a real client transaction and report the outcome.
     Ping { target: SocketAddr, transport: Transport, reply: oneshot::Sender<PingResult> },
-    /// Stop taking new work, let transactions finish (bounded by the drain timeout), then stop.
+    /// Live calls.
+    Calls(oneshot::Sender<Vec<CallInfo>>),
+    /// One live call with its media counters.
+    CallShow { id: String, reply: oneshot::Sender<Option<CallView>> },
+    /// End a call (BYE both legs, or CANCEL/480 before answer).
+    Hangup { id: String, reply: oneshot::Sender<bool> },
+    /// Stop taking new work, let calls and transactions finish (bounded), then stop.
     Shutdown,
+}
+
+/// A call in detail with the media relay's counters per leg.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    #[serde(flatten)]
+    pub detail: CallDetail,
+    pub media: Vec<crate::b2bua::LegStats>,
 }
 
 /// What `ncgw status` shows.
@@ -38,6 +57,9 @@ pub struct NodeStatus {
     pub uptime_s: u64,
     pub accepting: bool,
     pub sip_listen: Vec<String>,
+    pub calls_active: usize,
+    pub media_sessions: usize,
+    pub cdr_pending: u64,
     pub transactions: TransactionCounts,
     pub tcp_connections: usize,
 }
@@ -89,9 +111,21 @@ struct PendingPing {
     sends: u32,
 }
 
+/// What the core needs to start.
+pub(super) struct CoreParts {
+    pub udp: Vec<UdpListener>,
+    pub sip_addrs: Vec<SocketAddr>,
+    pub conn_ids: Arc<AtomicU64>,
+    pub inbound_tx: mpsc::Sender<Inbound>,
+    pub shutdown: watch::Receiver<bool>,
+    pub env: RuntimeEnv,
+    pub storage: Storage,
+}
+
 pub(super) struct Core {
-    txl: TransactionLayer,
-    policy: InboundPolicy,
+    node: SipNode,
+    env: RuntimeEnv,
+    storage: Storage,
     udp: Vec<UdpListener>,
     sip_addrs: Vec<SocketAddr>,
     conns: HashMap<ConnId, ConnEntry>,
@@ -108,8 +142,9 @@ pub(super) struct Core {
     last_stats: TxStats,
 }
 
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+fn now() -> Now {
+    let unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    Now { instant: tokio::time::Instant::now().into_std(), unix_ms }
 }
 
 fn random_seed() -> u64 {
@@ -120,91 +155,137 @@ fn random_seed() -> u64 {
 }
 
 impl Core {
-    pub(super) fn new(
-        settings: &Settings,
-        udp: Vec<UdpListener>,
-        sip_addrs: Vec<SocketAddr>,
-        conn_ids: Arc<AtomicU64>,
-        inbound_tx: mpsc::Sender<Inbound>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Core {
+    pub(super) fn new(settings: &crate::config::Settings, parts: CoreParts) -> Core {
         let timers = TimerConfig { t1: settings.t1, t2: settings.t2, t4: settings.t4, timer_d: settings.timer_d };
-        let mut txl = TransactionLayer::new(timers, random_seed()).expect("timer values were validated with the settings");
+        let b2bua = B2buaConfig {
+            server_name: settings.server_name.clone(),
+            no_answer: settings.no_answer,
+            max_duration: settings.max_call_duration,
+            t1: settings.t1,
+            t2: settings.t2,
+        };
+        let policy = InboundPolicy::new(settings.server_name.clone(), random_seed());
+        let mut node = SipNode::new(timers, policy, b2bua, random_seed()).expect("timer values were validated with the settings");
         if let Some(max) = std::num::NonZeroUsize::new(settings.max_transactions) {
-            txl.set_max_transactions(max);
+            node.txl.set_max_transactions(max);
         }
         Core {
-            txl,
-            policy: InboundPolicy::new(settings.server_name.clone(), random_seed()),
-            udp,
-            sip_addrs,
+            node,
+            env: parts.env,
+            storage: parts.storage,
+            udp: parts.udp,
+            sip_addrs: parts.sip_addrs,
             conns: HashMap::new(),
             by_remote: HashMap::new(),
-            conn_ids,
-            inbound_tx,
-            shutdown,
+            conn_ids: parts.conn_ids,
+            inbound_tx: parts.inbound_tx,
+            shutdown: parts.shutdown,
             tcp_idle: settings.tcp_idle_timeout,
             drain_timeout: settings.drain_timeout,
             draining_since: None,
-            started: now(),
+            started: now().instant,
             pings: HashMap::new(),
             server_name: settings.server_name.clone(),
             last_stats: TxStats::default(),
         }
     }
 
-    pub(super) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>) {
+    pub(super) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>, mut media: mpsc::Receiver<SessionEvent>) {
+        let mut hung_up = false;
         loop {
-            let deadline = self.txl.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = self.node.poll_timeout().map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
             tokio::select! {
                 Some(ev) = inbound.recv() => self.on_inbound(now(), ev),
                 Some(cmd) = commands.recv() => self.on_command(now(), cmd),
+                Some(ev) = media.recv() => self.on_media(now(), ev),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    self.txl.handle_timeout(now());
+                    let n = now();
+                    self.node.handle_timeout(n, &mut self.env);
                 }
                 _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
-                    tracing::warn!(open = self.txl.stats().active(), "drain timeout: stopping with transactions open");
-                    break;
+                    if hung_up || self.node.calls.active() == 0 {
+                        tracing::warn!(open = self.node.txl.stats().active(), "drain timeout: stopping with transactions open");
+                        break;
+                    }
+                    // Calls still up when the drain time is over are ended cleanly, then we wait
+                    // one more drain period at most for their BYEs.
+                    tracing::warn!(calls = self.node.calls.active(), "drain timeout: ending the remaining calls");
+                    let n = now();
+                    self.node.calls.hangup_all(n, &mut self.node.txl, &mut self.env);
+                    self.node.process(n, &mut self.env);
+                    self.draining_since = Some(n.instant);
+                    hung_up = true;
                 }
             }
             self.drain_outputs(now());
-            if self.draining_since.is_some() && self.txl.stats().active() == 0 && self.pings.is_empty() {
+            if self.draining_since.is_some() && self.node.txl.stats().active() == 0 && self.pings.is_empty() && self.node.calls.held() == 0 {
                 break;
             }
+        }
+        if let Err(e) = self.storage.flush().await {
+            tracing::warn!(error = %e, "call records left in the journal at shutdown; they are written at the next start");
         }
         tracing::info!("ncgw stopped");
     }
 
-    fn on_command(&mut self, now: Instant, cmd: Command) {
+    fn on_command(&mut self, now: Now, cmd: Command) {
         match cmd {
             Command::Status(reply) => {
-                let _ = reply.send(self.status(now));
+                let _ = reply.send(self.status(now.instant));
             }
-            Command::Ping { target, transport, reply } => self.start_ping(now, target, transport, reply),
+            Command::Ping { target, transport, reply } => self.start_ping(now.instant, target, transport, reply),
+            Command::Calls(reply) => {
+                let _ = reply.send(self.node.calls.calls(now.instant));
+            }
+            Command::CallShow { id, reply } => {
+                let view = self.node.calls.call_detail(now.instant, &id).map(|(detail, media)| {
+                    let media = media
+                        .and_then(|m| self.env.media.engine.stats(crate::media::engine::SessionId(m.0)).ok())
+                        .map(|s| vec![super::env::leg_stats_of("a", &s.a), super::env::leg_stats_of("b", &s.b)])
+                        .unwrap_or_default();
+                    CallView { detail, media }
+                });
+                let _ = reply.send(view);
+            }
+            Command::Hangup { id, reply } => {
+                let done = self.node.calls.hangup(now, &id, &mut self.node.txl, &mut self.env);
+                self.node.process(now, &mut self.env);
+                let _ = reply.send(done);
+            }
             Command::Shutdown => {
                 if self.draining_since.is_none() {
-                    tracing::info!(open = self.txl.stats().active(), "draining: refusing new calls, finishing transactions");
-                    self.draining_since = Some(now);
-                    self.policy.accepting = false;
+                    tracing::info!(calls = self.node.calls.active(), open = self.node.txl.stats().active(), "draining: refusing new calls, letting open ones finish");
+                    self.draining_since = Some(now.instant);
+                    self.node.policy.accepting = false;
                     metrics().up.set(0);
                 }
             }
         }
     }
 
+    fn on_media(&mut self, now: Now, ev: SessionEvent) {
+        let crate::media::relay::MediaEvent::Timeout { side, on_hold, silent_for } = ev.event;
+        tracing::info!(cause = "media.timeout", session = %ev.session, ?side, on_hold, silent_ms = silent_for.as_millis() as u64, "no media");
+        self.node.calls.on_media_timeout(now, crate::b2bua::MediaId(ev.session.0), &mut self.node.txl, &mut self.env);
+        self.node.process(now, &mut self.env);
+    }
+
     fn status(&self, now: Instant) -> NodeStatus {
         NodeStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_s: now.duration_since(self.started).as_secs(),
-            accepting: self.policy.accepting,
+            accepting: self.node.policy.accepting,
             sip_listen: self.sip_addrs.iter().map(|a| a.to_string()).collect(),
-            transactions: self.txl.stats().into(),
+            calls_active: self.node.calls.active(),
+            media_sessions: self.env.media.engine.session_count(),
+            cdr_pending: self.storage.pending(),
+            transactions: self.node.txl.stats().into(),
             tcp_connections: self.conns.len(),
         }
     }
 
-    fn on_inbound(&mut self, now: Instant, ev: Inbound) {
+    fn on_inbound(&mut self, now: Now, ev: Inbound) {
         match ev {
             Inbound::Message { message, peer } => {
                 let kind = match &message {
@@ -216,14 +297,13 @@ impl Core {
                     Message::Request(mut req) => {
                         outbound::stamp_via(&mut req, peer.addr);
                         let fallback = Response::for_request(&req, 400);
-                        match self.txl.handle_request(now, req, peer) {
-                            Ok(()) => {}
-                            Err(e) => self.refuse_request(e, fallback, peer),
+                        if let Err(e) = self.node.handle_request(now, req, peer, &mut self.env) {
+                            self.refuse_request(e, fallback, peer);
                         }
                     }
                     Message::Response(resp) => {
-                        if let Err(e) = self.txl.handle_response(now, resp, peer) {
-                            metrics().sip_parse_failures.with_label_values(&["bad_response_header"]).inc();
+                        if let Err(e) = self.node.handle_response(now, resp, peer, &mut self.env) {
+                            metrics().sip_parse_failures.with_label_values(&["bad response header"]).inc();
                             tracing::debug!(error = %e, peer = %Pii(peer), "response dropped");
                         }
                     }
@@ -250,7 +330,8 @@ impl Core {
                     }
                     tracing::debug!(conn = id.0, reason = reason.code(), remote = %Pii(entry.remote), "connection closed");
                     if reason == CloseReason::ConnectFailed {
-                        self.txl.handle_transport_error(now, Peer { transport: Transport::Tcp, addr: entry.remote, conn: Some(id) });
+                        self.node.txl.handle_transport_error(now.instant, Peer { transport: Transport::Tcp, addr: entry.remote, conn: Some(id) });
+                        self.node.process(now, &mut self.env);
                     }
                 }
             }
@@ -282,16 +363,16 @@ impl Core {
         self.send(peer, Message::Response(resp));
     }
 
-    fn drain_outputs(&mut self, now: Instant) {
+    fn drain_outputs(&mut self, now: Now) {
         loop {
             let mut progressed = false;
-            while let Some(t) = self.txl.poll_transmit() {
+            while let Some(t) = self.node.poll_transmit() {
                 progressed = true;
                 self.send(t.to, t.message);
             }
-            while let Some(ev) = self.txl.poll_event() {
+            while let Some(ev) = self.node.poll_event() {
                 progressed = true;
-                self.on_tx_event(now, ev);
+                self.on_node_event(now.instant, ev);
             }
             if !progressed {
                 break;
@@ -301,92 +382,80 @@ impl Core {
     }
 
     fn update_gauges(&mut self) {
-        let s = self.txl.stats();
-        let g = &metrics().sip_transactions_active;
+        let s = self.node.txl.stats();
+        let m = metrics();
+        let g = &m.sip_transactions_active;
         g.with_label_values(&["client_invite"]).set(s.client_invite as i64);
         g.with_label_values(&["client_non_invite"]).set(s.client_non_invite as i64);
         g.with_label_values(&["server_invite"]).set(s.server_invite as i64);
         g.with_label_values(&["server_non_invite"]).set(s.server_non_invite as i64);
         let delta = s.retransmissions_sent.saturating_sub(self.last_stats.retransmissions_sent);
         if delta > 0 {
-            metrics().sip_retransmissions.inc_by(delta);
+            m.sip_retransmissions.inc_by(delta);
         }
         self.last_stats = s;
+        m.calls_active.set(self.node.calls.active() as i64);
+        m.cdr_pending.set(self.storage.pending() as i64);
     }
 
-    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
+    fn on_node_event(&mut self, now: Instant, ev: NodeEvent) {
         match ev {
-            TxEvent::Request { tx, request, from } => match self.policy.decide(&request) {
-                Decision::Respond { response, cause } => {
-                    log_outcome("server", &request.method, response.status, cause, &request, from);
-                    if let Err(e) = self.txl.respond(now, tx, response) {
-                        tracing::error!(error = %e, "bug: response refused by the transaction layer");
-                    }
-                }
-                Decision::Absorb { .. } => {}
-                Decision::Call => {
-                    let mut response = Response::for_request(&request, 480);
-                    response.set_to_tag(&self.txl.new_branch()[7..]);
-                    log_outcome("server", &request.method, 480, "b2bua.no_call_path", &request, from);
-                    let _ = self.txl.respond(now, tx, response);
-                }
-            },
-            TxEvent::Ack { .. } => {}
-            // Every INVITE is answered at once until the call path exists, so a CANCEL never finds
-            // one pending; the transaction layer has already answered the CANCEL itself.
-            TxEvent::Cancelled { .. } => {}
-            TxEvent::Response { tx, response } => {
-                if response.is_final() {
-                    if let Some(p) = self.pings.remove(&tx) {
-                        let result = PingResult {
-                            outcome: "ok".into(),
-                            status: Some(response.status),
-                            reason: Some(response.reason.clone()),
-                            rtt_ms: now.duration_since(p.started).as_secs_f64() * 1000.0,
-                            sends: p.sends,
-                        };
-                        let _ = p.reply.send(result);
-                    }
+            NodeEvent::Answered { method, status, cause, request, from } => log_outcome("server", &method, status, cause, &request, from),
+            NodeEvent::Call(B2buaEvent::CallStarted { id }) => tracing::debug!(call = %id, "call started"),
+            NodeEvent::Call(B2buaEvent::Refused { status, cause }) => {
+                metrics().sip_transaction_outcomes.with_label_values(&["server", "INVITE", status_class(status)]).inc();
+                tracing::info!(status, cause, "call attempt refused");
+            }
+            NodeEvent::Call(B2buaEvent::CallEnded(summary)) => {
+                records::count(&summary);
+                tracing::info!(
+                    call = %summary.id,
+                    cause = summary.cause,
+                    ended_by = summary.ended_by,
+                    code_in = summary.sip_code_in,
+                    caller = %Pii(&summary.caller),
+                    callee = %Pii(&summary.callee),
+                    talk_ms = summary.answered_ms.map(|a| summary.ended_ms - a),
+                    "call ended"
+                );
+                if let Err(e) = self.storage.submit_cdr(records::cdr_of(&summary)) {
+                    tracing::error!(error = %e, call = %summary.id, "call record could not be stored or journalled");
                 }
             }
+            NodeEvent::Tx(ev) => self.on_tx_event(now, ev),
+        }
+    }
+
+    /// Transaction events the call logic does not own: our OPTIONS pings.
+    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
+        let (tx, result) = match ev {
+            TxEvent::Response { tx, response } if response.is_final() => (tx, ("ok", Some(response.status), Some(response.reason.clone()))),
             TxEvent::Timeout { tx, timer } => {
                 metrics().sip_transaction_outcomes.with_label_values(&["client", "OPTIONS", "timeout"]).inc();
-                if let Some(p) = self.pings.remove(&tx) {
-                    tracing::info!(cause = timer.cause_code(), "OPTIONS ping timed out");
-                    let _ = p.reply.send(PingResult {
-                        outcome: "timeout".into(),
-                        status: None,
-                        reason: None,
-                        rtt_ms: now.duration_since(p.started).as_secs_f64() * 1000.0,
-                        sends: p.sends,
-                    });
-                }
+                tracing::info!(cause = timer.cause_code(), "OPTIONS ping timed out");
+                (tx, ("timeout", None, None))
             }
-            TxEvent::TransportError { tx: TxId::Client(tx) } => {
-                if let Some(p) = self.pings.remove(&tx) {
-                    let _ = p.reply.send(PingResult {
-                        outcome: "transport_error".into(),
-                        status: None,
-                        reason: None,
-                        rtt_ms: now.duration_since(p.started).as_secs_f64() * 1000.0,
-                        sends: p.sends,
-                    });
-                }
-            }
-            TxEvent::StrayResponse { response, from } => {
-                tracing::debug!(status = response.status, peer = %Pii(from), "stray response");
-            }
-            _ => {}
+            TxEvent::TransportError { tx: TxId::Client(tx) } => (tx, ("transport_error", None, None)),
+            _ => return,
+        };
+        if let Some(p) = self.pings.remove(&tx) {
+            let _ = p.reply.send(PingResult {
+                outcome: result.0.into(),
+                status: result.1,
+                reason: result.2,
+                rtt_ms: now.duration_since(p.started).as_secs_f64() * 1000.0,
+                sends: p.sends,
+            });
         }
     }
 
     fn start_ping(&mut self, now: Instant, target: SocketAddr, transport: Transport, reply: oneshot::Sender<PingResult>) {
         let local = outbound::local_addr_for(target, &self.sip_addrs);
-        let branch = self.txl.new_branch();
-        let tag = self.txl.new_branch();
+        let branch = self.node.txl.new_branch();
+        let tag = self.node.txl.new_branch();
         let req = outbound::options_request(target, transport, local, &branch, &self.server_name, &tag);
         let peer = Peer { transport, addr: target, conn: None };
-        match self.txl.send_request(now, req, peer) {
+        match self.node.txl.send_request(now, req, peer) {
             Ok(tx) => {
                 self.pings.insert(tx, PendingPing { branch, started: now, reply, sends: 0 });
             }
@@ -400,14 +469,7 @@ impl Core {
     fn send(&mut self, peer: Peer, message: Message) {
         let kind = match &message {
             Message::Request(r) => {
-                if r.method == Method::Options && !self.pings.is_empty() {
-                    // Count each send of a ping (first + retransmissions) by its branch.
-                    if let Ok(via) = r.headers.top_via() {
-                        if let Some(p) = self.pings.values_mut().find(|p| via.branch() == Some(p.branch.as_str())) {
-                            p.sends += 1;
-                        }
-                    }
-                }
+                self.count_ping_send(r);
                 method_label(r.method.as_str())
             }
             Message::Response(r) => status_class(r.status),
@@ -435,6 +497,18 @@ impl Core {
         }
     }
 
+    /// Counts each send of a ping (first + retransmissions) by its branch.
+    fn count_ping_send(&mut self, r: &Request) {
+        if r.method != Method::Options || self.pings.is_empty() {
+            return;
+        }
+        if let Ok(via) = r.headers.top_via() {
+            if let Some(p) = self.pings.values_mut().find(|p| via.branch() == Some(p.branch.as_str())) {
+                p.sends += 1;
+            }
+        }
+    }
+
     fn send_tcp(&mut self, peer: Peer, bytes: Bytes) {
         let id = peer
             .conn
@@ -443,7 +517,7 @@ impl Core {
         if let Some(id) = id {
             let entry = self.conns.get(&id).expect("connection ids in by_remote are in conns");
             if entry.writer.try_send(bytes).is_err() {
-                // The peer is not reading: its queue is full. Better to cut it than to grow memory.
+                // The peer is not reading: its queue is full. Better to drop than to grow memory.
                 metrics().sip_dropped.with_label_values(&["connection_backlog"]).inc();
             }
             return;

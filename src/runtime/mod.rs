@@ -2,9 +2,12 @@
 //! core task, serves the admin API, and drains on shutdown.
 
 mod core;
+mod env;
 mod outbound;
+mod records;
 
-pub use self::core::{Command, NodeStatus, PingResult};
+pub use self::core::{CallView, Command, NodeStatus, PingResult};
+pub use self::env::resolve_uri;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -29,6 +32,15 @@ pub enum StartError {
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source} (fix: choose a writable --data-dir)")]
     DataDir { path: String, source: std::io::Error },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    /// The dialplans do not load.
+    #[error("dialplan errors:\n{0}")]
+    Dialplan(crate::config::ConfigErrors),
+    /// The media engine could not start (bad port range or bind address).
+    #[error("media engine: {0}")]
+    Media(String),
 }
 
 /// A running node: its bound addresses, a way to talk to it and to stop it.
@@ -86,14 +98,30 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         .map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
     let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
 
+    let storage = crate::storage::Storage::open(&settings.data_dir).await?;
+    let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
+    let relay = crate::media::relay::RelayConfig { rtp_timeout: settings.media_timeout, ..Default::default() };
+    let mut engine = crate::media::engine::MediaEngine::new(settings.rtp_ports.clone(), settings.media_bind, relay).map_err(|e| StartError::Media(e.to_string()))?;
+    let media_events = engine.take_events().ok_or_else(|| StartError::Media("event channel already taken".into()))?;
+    let env = env::RuntimeEnv { dialplan, media: env::EngineMedia { engine }, sip_addrs: sip_addrs.clone() };
+
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (done_tx, done_rx) = oneshot::channel();
-    let core = core::Core::new(&settings, udp_sockets, sip_addrs.clone(), conn_ids, inbound_tx, shutdown_rx.clone());
+    let parts = core::CoreParts {
+        udp: udp_sockets,
+        sip_addrs: sip_addrs.clone(),
+        conn_ids,
+        inbound_tx,
+        shutdown: shutdown_rx.clone(),
+        env,
+        storage: storage.clone(),
+    };
+    let core = core::Core::new(&settings, parts);
     metrics().up.set(1);
     let admin_shutdown = shutdown_rx.clone();
-    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), admin_shutdown));
+    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), storage, admin_shutdown));
     tokio::spawn(async move {
-        core.run(inbound_rx, cmd_rx).await;
+        core.run(inbound_rx, cmd_rx, media_events).await;
         let _ = shutdown_tx.send(true);
         metrics().up.set(0);
         let _ = done_tx.send(());

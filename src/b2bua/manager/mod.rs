@@ -271,6 +271,47 @@ impl CallManager {
             .collect()
     }
 
+    /// One live call in detail (`ncgw calls show`); the runtime adds media counters.
+    pub fn call_detail(&self, now: Instant, label: &str) -> Option<(super::call::CallDetail, Option<MediaId>)> {
+        let c = self.calls.values().find(|c| c.label == label && !c.is_ended())?;
+        let info = self.calls(now).into_iter().find(|i| i.id == label)?;
+        let legs = [Some(&c.a), c.b.as_ref()]
+            .into_iter()
+            .flatten()
+            .zip([Side::A, Side::B])
+            .map(|(l, side)| super::call::LegInfo {
+                side,
+                peer: format!("{}", crate::logging::Pii(l.peer)),
+                call_id: l.dialog.as_ref().map(|d| d.call_id.clone()).or_else(|| match side {
+                    Side::A => c.a_invite.headers.call_id().ok().map(str::to_owned),
+                    Side::B => c.b_invite.as_ref().and_then(|i| i.headers.call_id().ok().map(str::to_owned)),
+                }),
+                local_media: l.local_media.to_string(),
+                remote_media: l.remote_sdp.as_ref().and_then(|s| super::sdp_rewrite::remote_media(s, c.relay)).map(|r| format!("{}", crate::logging::Pii(r.rtp))),
+                codec: l.codec.clone(),
+                hold: l.hold,
+                dialog: match l.dialog.as_ref().map(|d| d.state) {
+                    None => "none",
+                    Some(crate::sip::dialog::DialogState::Early) => "early",
+                    Some(crate::sip::dialog::DialogState::Confirmed) => "confirmed",
+                },
+            })
+            .collect();
+        let detail = super::call::CallDetail {
+            info,
+            started_ms: c.started_ms,
+            ringing_ms: c.ringing_ms,
+            answered_ms: c.answered_ms,
+            queue: match &c.decision.action {
+                crate::dialplan::Action::Queue(q) => Some(q.clone()),
+                _ => None,
+            },
+            tags: c.tags.clone(),
+            legs,
+        };
+        Some((detail, c.media))
+    }
+
     /// Ends a call by its id (`ncgw calls hangup`).
     pub fn hangup(&mut self, now: Now, label: &str, txl: &mut TransactionLayer, env: &mut dyn Env) -> bool {
         let Some(key) = self.calls.iter().find(|(_, c)| c.label == label && !c.is_ended()).map(|(k, _)| *k) else {

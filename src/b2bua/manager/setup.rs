@@ -167,6 +167,11 @@ impl CallManager {
         };
         let a_sip = env.local_sip_addr(&from);
         let b_sip = env.local_sip_addr(&peer);
+        // Media bound to a wildcard address is announced with the address facing each side.
+        let concrete = |media: std::net::SocketAddr, sip: std::net::SocketAddr| {
+            if media.ip().is_unspecified() { std::net::SocketAddr::new(sip.ip(), media.port()) } else { media }
+        };
+        let (a_media, b_media) = (concrete(a_media, a_sip), concrete(b_media, b_sip));
         let b_session = self.random() >> 1;
         let b_offer = sdp_rewrite::rewrite(&offer, relay, b_media, b_session, 1);
         if let Some(remote) = sdp_rewrite::remote_media(&offer, relay) {

@@ -1,0 +1,137 @@
+//! The runtime's answers to the call logic: the loaded dialplan, the media engine, addressing,
+//! and (with users provisioned) digest authentication and registered users.
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use super::outbound::local_addr_for;
+use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, RemoteMedia, Side};
+use crate::dialplan::Dialplan;
+use crate::media::engine::{MediaEngine, SessionId};
+use crate::media::relay::{Remote, Side as MediaSide};
+use crate::sip::message::{Host, Request, Uri};
+use crate::sip::peer::{Peer, Transport};
+
+/// The media engine as the call logic's `MediaControl`.
+pub struct EngineMedia {
+    pub engine: MediaEngine,
+}
+
+fn media_side(side: Side) -> MediaSide {
+    match side {
+        Side::A => MediaSide::A,
+        Side::B => MediaSide::B,
+    }
+}
+
+pub fn leg_stats_of(leg: &str, s: &crate::media::relay::LegStats) -> LegStats {
+    LegStats {
+        leg: leg.to_owned(),
+        codec: None,
+        packets_in: s.packets_in,
+        packets_out: s.packets_out,
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        lost: s.lost.max(0) as u64,
+        jitter_ms: s.jitter_ms,
+        dropped_foreign: s.dropped.foreign,
+    }
+}
+
+impl MediaControl for EngineMedia {
+    fn open(&mut self, label: &str) -> Result<(MediaId, SocketAddr, SocketAddr), String> {
+        let info = self.engine.open_session(label).map_err(|e| e.to_string())?;
+        Ok((MediaId(info.id.0), info.a.rtp, info.b.rtp))
+    }
+
+    fn set_remote(&mut self, id: MediaId, side: Side, remote: Option<RemoteMedia>) {
+        let r = match remote {
+            Some(r) => Remote {
+                rtp: Some(r.rtp),
+                // The engine takes `None` for RTCP multiplexed on the RTP address (RFC 5761).
+                rtcp: r.rtcp.filter(|c| *c != r.rtp),
+                clock_rate: r.clock_rate,
+                hold: r.hold,
+            },
+            None => Remote { rtp: None, rtcp: None, clock_rate: 8000, hold: true },
+        };
+        if let Err(e) = self.engine.set_remote(SessionId(id.0), media_side(side), r) {
+            tracing::debug!(error = %e, "set_remote on a closed media session");
+        }
+    }
+
+    fn close(&mut self, id: MediaId) -> Vec<LegStats> {
+        match self.engine.close(SessionId(id.0)) {
+            Ok(s) => vec![leg_stats_of("a", &s.a), leg_stats_of("b", &s.b)],
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Everything the call logic may ask of the node.
+pub struct RuntimeEnv {
+    pub dialplan: Dialplan,
+    pub media: EngineMedia,
+    pub sip_addrs: Vec<SocketAddr>,
+}
+
+impl Env for RuntimeEnv {
+    fn dialplan(&self) -> &Dialplan {
+        &self.dialplan
+    }
+
+    fn locate(&self, _user: &str) -> Option<(String, Peer)> {
+        None
+    }
+
+    fn authenticate(&mut self, _now: Instant, _req: &Request) -> AuthCheck {
+        AuthCheck::Absent
+    }
+
+    fn challenge(&mut self, _now: Instant) -> Option<Vec<String>> {
+        None
+    }
+
+    fn local_sip_addr(&self, peer: &Peer) -> SocketAddr {
+        local_addr_for(peer.addr, &self.sip_addrs)
+    }
+
+    fn resolve(&self, uri: &str) -> Option<Peer> {
+        resolve_uri(uri)
+    }
+
+    fn media(&mut self) -> &mut dyn MediaControl {
+        &mut self.media
+    }
+}
+
+/// The peer a `sip:`/`sips:` URI with an IP-literal host points at (port default 5060/5061,
+/// `transport=` honoured). Names need DNS (RFC 3263), which this node does not do yet.
+pub fn resolve_uri(uri: &str) -> Option<Peer> {
+    let Ok(Uri::Sip(u)) = Uri::parse(uri) else { return None };
+    let ip: IpAddr = match u.host {
+        Host::V4(v4) => IpAddr::V4(v4),
+        Host::V6(v6) => IpAddr::V6(v6),
+        Host::Domain(_) => return None,
+    };
+    let transport = match u.transport().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("udp") => Transport::Udp,
+        Some("tcp") => Transport::Tcp,
+        _ => return None,
+    };
+    let port = u.port.unwrap_or(if u.secure { 5061 } else { 5060 });
+    Some(Peer { transport, addr: SocketAddr::new(ip, port), conn: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_ip_literal_uris() {
+        assert_eq!(resolve_uri("sip:agent@127.0.0.1:5070"), Some(Peer::udp("127.0.0.1:5070".parse().unwrap())));
+        assert_eq!(resolve_uri("sip:agent@[::1]:5070;transport=tcp").map(|p| p.transport), Some(Transport::Tcp));
+        assert_eq!(resolve_uri("sip:agent@127.0.0.1").map(|p| p.addr.port()), Some(5060));
+        assert_eq!(resolve_uri("sip:agent@example.com"), None);
+        assert_eq!(resolve_uri("tel:+8613800138000"), None);
+    }
+}
