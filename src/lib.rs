@@ -6,6 +6,7 @@ pub mod config;
 pub mod dialplan;
 pub mod logging;
 pub mod metrics;
+pub mod registrar;
 pub mod runtime;
 pub mod sip;
 pub mod transport;
