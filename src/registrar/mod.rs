@@ -52,6 +52,38 @@ impl Default for RegistrarConfig {
     }
 }
 
+/// A registrar setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrarConfigError {
+    /// Expiry bounds out of order: need 0 < min_expires ≤ default_expires ≤ max_expires.
+    #[error("expiry bounds must satisfy 0 < min ({min}) <= default ({default}) <= max ({max})")]
+    ExpiryBounds { min: u32, default: u32, max: u32 },
+    /// A binding limit of zero would refuse every registration.
+    #[error("binding limits must be at least 1")]
+    ZeroLimit,
+    /// The realm is empty.
+    #[error("empty realm")]
+    EmptyRealm,
+}
+
+impl RegistrarConfig {
+    /// Checks the settings (for the configuration loader).
+    pub fn check(&self) -> Result<(), RegistrarConfigError> {
+        let (min, default, max) = (self.min_expires, self.default_expires, self.max_expires);
+        if min == 0 || min > default || default > max {
+            return Err(RegistrarConfigError::ExpiryBounds { min, default, max });
+        }
+        if self.max_bindings_per_user == 0 || self.max_bindings_total == 0 {
+            return Err(RegistrarConfigError::ZeroLimit);
+        }
+        if self.realm.is_empty() {
+            return Err(RegistrarConfigError::EmptyRealm);
+        }
+        Ok(())
+    }
+}
+
 /// A change in the location service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -279,7 +311,9 @@ impl Registrar {
                     let uri_text = r.contact.uri.to_string();
                     match next.iter().position(|b| b.contact.uri.equivalent(&r.contact.uri)) {
                         Some(i) => {
-                            if out_of_order(&next[i]) {
+                            // Ordering is judged against the binding as it was before this
+                            // request: one listing a contact twice must not trip over itself.
+                            if current.iter().any(|b| b.id == next[i].id && out_of_order(b)) {
                                 return Err(RegisterError::OutOfOrder);
                             }
                             if r.expires == 0 {

@@ -323,3 +323,24 @@ fn wrong_password_is_challenged_and_bad_requests_answered() {
     let out = n.send(t0, "1001", register("1001", "c1", 4, &["<sip:1001@192.0.2.1"], None, None));
     assert_eq!(out.response.status, 400);
 }
+
+#[test]
+fn contact_listed_twice_in_one_request() {
+    let t0 = epoch();
+    let mut n = Node::default(t0);
+    let c = ["<sip:1001@192.0.2.1>", "<sip:1001@192.0.2.1>;expires=120"];
+    let out = n.send(t0, "1001", register("1001", "c1", 1, &c, None, None));
+    assert_eq!(out.response.status, 200, "{}", out.cause);
+    assert_eq!(contacts(&out.response), ["<sip:1001@192.0.2.1>;expires=120"]);
+    assert_eq!(out.events.len(), 2);
+}
+
+#[test]
+fn config_checks() {
+    assert_eq!(RegistrarConfig::default().check(), Ok(()));
+    let bad = RegistrarConfig { min_expires: 600, default_expires: 300, ..RegistrarConfig::default() };
+    assert!(matches!(bad.check(), Err(RegistrarConfigError::ExpiryBounds { .. })));
+    let bad = RegistrarConfig { max_bindings_total: 0, ..RegistrarConfig::default() };
+    assert_eq!(bad.check(), Err(RegistrarConfigError::ZeroLimit));
+    assert_eq!(crate::sip::auth::AuthConfig::default().check(), Ok(()));
+}

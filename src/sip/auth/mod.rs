@@ -29,7 +29,8 @@ use digest::ResponseInput;
 use nonce::{CountCheck, NonceCheck, NonceMint, NonceTracker};
 
 /// What the credential store holds for one user: `H(username:realm:password)` in hex for each
-/// hash. An empty string means "not provisioned"; that algorithm then never verifies.
+/// hash. An empty string (or anything but a hex digest of the hash's length) means "not
+/// provisioned": that algorithm then never verifies for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub ha1_md5: String,
@@ -65,6 +66,37 @@ pub struct AuthConfig {
     pub algorithms: Vec<Algorithm>,
     /// Most nonces whose counts (and, separately, failures) are remembered at once.
     pub max_tracked_nonces: usize,
+}
+
+/// An authentication setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    /// No algorithm to offer: every challenge would be empty.
+    #[error("no digest algorithm configured")]
+    NoAlgorithm,
+    /// A nonce lifetime of zero makes every nonce stale at once.
+    #[error("nonce lifetime must be positive")]
+    ZeroLifetime,
+    /// Nothing could be remembered about nonces.
+    #[error("max_tracked_nonces must be at least 1")]
+    ZeroTracking,
+}
+
+impl AuthConfig {
+    /// Checks the settings (for the configuration loader).
+    pub fn check(&self) -> Result<(), AuthConfigError> {
+        if self.algorithms.is_empty() {
+            return Err(AuthConfigError::NoAlgorithm);
+        }
+        if self.nonce_lifetime.is_zero() {
+            return Err(AuthConfigError::ZeroLifetime);
+        }
+        if self.max_tracked_nonces == 0 {
+            return Err(AuthConfigError::ZeroTracking);
+        }
+        Ok(())
+    }
 }
 
 impl Default for AuthConfig {
