@@ -7,6 +7,7 @@ pub mod dialplan;
 pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod registrar;
 pub mod runtime;
 pub mod sip;
 pub mod storage;

@@ -6,5 +6,6 @@ mod sipp;
 
 mod admin_api;
 mod cli;
+mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;
