@@ -15,8 +15,10 @@
 //! at most once because `id` is the primary key. When the database is unavailable (locked,
 //! read-only, full, gone) the files stay and the writer retries with exponential backoff.
 //!
-//! When the channel is full, the caller appends the line to `pending.jsonl` itself (one small
-//! write + fsync under a mutex that is never held across a database call) and wakes the writer.
+//! When the channel is full, the caller appends the line to `pending.jsonl` itself: one small
+//! `write` under a mutex that is never held across a database call, and no fsync, so a burst of
+//! call ends does not stall the core on the disk. The line is then safe from a process crash; the
+//! writer fsyncs the file before draining it, so only a power cut in between can lose it.
 //! Journal lines that do not parse are moved to `rejected.jsonl` and counted.
 //!
 //! One node owns a data directory; two processes sharing one would drain each other's journal.
@@ -226,13 +228,13 @@ impl Storage {
         sanitise(&mut record);
         let counters = &self.shared.counters;
         counters.pending.fetch_add(1, Ordering::SeqCst);
-        let record = match self.tx.try_send(Msg::Record(record)) {
+        let record = match self.tx.try_send(Msg::Record(Box::new(record))) {
             Ok(()) => return Ok(()),
             Err(mpsc::error::TrySendError::Full(Msg::Record(r)) | mpsc::error::TrySendError::Closed(Msg::Record(r))) => r,
             // Only records are sent with try_send.
             Err(_) => return Ok(()),
         };
-        let result = journal::encode(&record).and_then(|line| lock(&self.shared.journal).append(&[line]));
+        let result = journal::encode(&record).and_then(|line| lock(&self.shared.journal).append(&[line], false));
         match result {
             Ok(()) => {
                 counters.overflowed.fetch_add(1, Ordering::Relaxed);

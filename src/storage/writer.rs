@@ -17,8 +17,8 @@ const ROUNDS: usize = 8;
 
 /// What the handle sends the writer.
 pub enum Msg {
-    /// A finished call.
-    Record(CdrRecord),
+    /// A finished call (boxed: a record is large next to the other messages).
+    Record(Box<CdrRecord>),
     /// Reply once everything before this message is journalled and one insert was tried.
     Flush(oneshot::Sender<Result<(), StorageError>>),
     /// Stop after replying.
@@ -92,7 +92,7 @@ impl Writer {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Record(r) => records.push(r),
+                Msg::Record(r) => records.push(*r),
                 Msg::Flush(reply) => flushes.push(reply),
                 Msg::Stop(reply) => {
                     stop = Some(reply);
@@ -134,7 +134,7 @@ impl Writer {
             return;
         }
         let lines: Result<Vec<Vec<u8>>, StorageError> = records.iter().map(journal::encode).collect();
-        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines));
+        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines, true));
         if let Err(e) = result {
             tracing::error!(error = %e, records = records.len(), "CDR journal not writable; holding records in memory");
             self.unjournalled.extend(records);
