@@ -13,7 +13,9 @@
 //! `INSERT … ON CONFLICT(id) DO NOTHING`, and only then deletes `draining.jsonl`. A crash between
 //! any two steps leaves the record in a journal file, and the replay at the next open inserts it
 //! at most once because `id` is the primary key. When the database is unavailable (locked,
-//! read-only, full, gone) the files stay and the writer retries with exponential backoff.
+//! read-only, full, gone) the files stay and the writer retries with exponential backoff. A
+//! database file deleted under a running node counts as unavailable until the next open, which
+//! creates a fresh database and replays the journal into it (the pool is not rebuilt live).
 //!
 //! When the channel is full, the caller appends the line to `pending.jsonl` itself: one small
 //! `write` under a mutex that is never held across a database call, and no fsync, so a burst of
@@ -158,6 +160,18 @@ impl Default for StorageOptions {
 #[derive(Clone)]
 pub(crate) enum Backend {
     Sqlite(SqliteBackend),
+}
+
+impl Backend {
+    /// Inserts records in one transaction; an id already present is left as it is.
+    pub async fn insert_cdrs(&self, records: &[CdrRecord]) -> Result<(), StorageError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Backend::Sqlite(b) => b.insert_cdrs(records).await,
+        }
+    }
 }
 
 /// Counters shared by the handle and the writer.

@@ -292,6 +292,28 @@ async fn journalled_during_outage_replayed_at_next_open() {
     assert_eq!(count_rows(&storage).await, 3);
 }
 
+/// The database file is deleted while the node runs: records stay journalled rather than go
+/// into the unlinked file, and land in the new database at the next open.
+#[tokio::test]
+async fn database_file_deleted_keeps_records_journalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_with(dir.path(), quick()).await.unwrap();
+    storage.submit_cdr(cdr("before", 1)).unwrap();
+    storage.flush().await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("{DB_FILE}{suffix}")));
+    }
+    storage.submit_cdr(cdr("after-delete", 2)).unwrap();
+    let err = storage.flush().await.unwrap_err();
+    assert!(matches!(err, StorageError::StillJournalled { pending: 1 }), "{err:?}");
+    let _ = storage.close().await;
+
+    let storage = Storage::open_with(dir.path(), quick()).await.unwrap();
+    assert_eq!(storage.pending(), 0);
+    let ids: Vec<String> = storage.list_cdrs(None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["after-delete"], "the deleted database's rows are gone, the journalled one is not");
+}
+
 #[tokio::test]
 async fn reopening_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();

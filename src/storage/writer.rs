@@ -205,15 +205,3 @@ async fn sleep_until(at: Option<Instant>) {
         tokio::time::sleep_until(at).await;
     }
 }
-
-impl Backend {
-    /// Inserts records in one transaction; an id already present is left as it is.
-    pub async fn insert_cdrs(&self, records: &[CdrRecord]) -> Result<(), StorageError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Backend::Sqlite(b) => b.insert_cdrs(records).await,
-        }
-    }
-}
