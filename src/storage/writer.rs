@@ -108,11 +108,11 @@ impl Writer {
         let result = if !flushes.is_empty() || stop.is_some() || self.retry_at.is_none() {
             self.drain().await
         } else {
-            Ok(())
+            Ok(false)
         };
         for reply in flushes {
             let outcome = match &result {
-                Ok(()) if self.pending() == 0 => Ok(()),
+                Ok(true) => Ok(()),
                 _ => Err(StorageError::StillJournalled { pending: self.pending() }),
             };
             let _ = reply.send(outcome);
@@ -141,9 +141,10 @@ impl Writer {
         }
     }
 
-    /// Moves everything journalled (and anything held in memory) into the database. On failure
-    /// schedules a retry with backoff; the records stay where they are.
-    pub async fn drain(&mut self) -> Result<(), StorageError> {
+    /// Moves everything journalled (and anything held in memory) into the database: `Ok(true)`
+    /// when nothing is left, `Ok(false)` when appends kept coming and a retry is scheduled at
+    /// once. On failure schedules a retry with backoff; the records stay where they are.
+    pub async fn drain(&mut self) -> Result<bool, StorageError> {
         let result = self.drain_rounds().await;
         match &result {
             Ok(true) => {
@@ -160,7 +161,7 @@ impl Writer {
                 self.backoff = (self.backoff * 2).min(self.retry_max);
             }
         }
-        result.map(|_| ())
+        result
     }
 
     /// `Ok(true)` when nothing is left, `Ok(false)` when work remains after `ROUNDS`.
