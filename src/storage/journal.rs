@@ -4,7 +4,7 @@
 //! to `draining.jsonl` and a new `pending.jsonl` starts, so appends never race the drain;
 //! `draining.jsonl` is deleted only after its records are committed. Lines that do not parse go to `rejected.jsonl`.
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{CdrRecord, StorageError};
@@ -35,8 +35,7 @@ impl Journal {
         let path = dir.join(PENDING);
         let pending = open_append(&path)?;
         let mut journal = Journal { dir: dir.to_owned(), pending };
-        let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
-        if bytes.last().is_some_and(|&b| b != b'\n') {
+        if last_byte(&path)?.is_some_and(|b| b != b'\n') {
             journal.append(&[], true)?;
         }
         sync_dir(dir)?;
@@ -166,6 +165,20 @@ pub fn encode(record: &CdrRecord) -> Result<Vec<u8>, StorageError> {
 /// Non-blank lines of a journal file.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     bytes.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+}
+
+/// The last byte of a file, without reading the rest.
+fn last_byte(path: &Path) -> Result<Option<u8>, StorageError> {
+    let mut file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let len = file.metadata().map_err(|e| StorageError::io(path, e))?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(len - 1))
+        .and_then(|_| file.read_exact(&mut byte))
+        .map_err(|e| StorageError::io(path, e))?;
+    Ok(Some(byte[0]))
 }
 
 fn open_append(path: &Path) -> Result<File, StorageError> {
