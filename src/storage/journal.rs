@@ -1,10 +1,10 @@
 //! The CDR journal: JSON lines on disk that hold each record until the database has it.
 //!
-//! `pending.jsonl` takes appends (fsynced). To drain, it is renamed to `draining.jsonl` and a new
-//! `pending.jsonl` starts, so appends never race the drain; `draining.jsonl` is deleted only after
-//! its records are committed. Lines that do not parse go to `rejected.jsonl`.
+//! `pending.jsonl` takes appends (fsynced by the writer, see `append`). To drain, it is renamed
+//! to `draining.jsonl` and a new `pending.jsonl` starts, so appends never race the drain;
+//! `draining.jsonl` is deleted only after its records are committed. Lines that do not parse go to `rejected.jsonl`.
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{CdrRecord, StorageError};
@@ -35,17 +35,20 @@ impl Journal {
         let path = dir.join(PENDING);
         let pending = open_append(&path)?;
         let mut journal = Journal { dir: dir.to_owned(), pending };
-        let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
-        if bytes.last().is_some_and(|&b| b != b'\n') {
-            journal.append(&[])?;
+        if last_byte(&path)?.is_some_and(|b| b != b'\n') {
+            journal.append(&[], true)?;
         }
         sync_dir(dir)?;
         Ok(journal)
     }
 
-    /// Appends one line per entry (each without its newline) and fsyncs; with no entries,
-    /// appends a bare newline (used to close a torn line).
-    pub fn append(&mut self, lines: &[Vec<u8>]) -> Result<(), StorageError> {
+    /// Appends one line per entry (each without its newline), in one write, then fsyncs when
+    /// `durable`; with no entries, appends a bare newline (used to close a torn line).
+    ///
+    /// Callers on the call path append without fsync: the line is in the kernel at once (safe
+    /// from a process crash) and [`Journal::rotate`] fsyncs before the drain, so only a power
+    /// cut in that short window can lose it.
+    pub fn append(&mut self, lines: &[Vec<u8>], durable: bool) -> Result<(), StorageError> {
         let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>().max(1));
         for line in lines {
             buf.extend_from_slice(line);
@@ -56,7 +59,10 @@ impl Journal {
         }
         let path = self.dir.join(PENDING);
         self.pending.write_all(&buf).map_err(|e| StorageError::io(&path, e))?;
-        self.pending.sync_data().map_err(|e| StorageError::io(&path, e))
+        if durable {
+            self.pending.sync_data().map_err(|e| StorageError::io(&path, e))?;
+        }
+        Ok(())
     }
 
     /// Makes `draining.jsonl` hold the next records to insert. Returns `false` when there is
@@ -72,6 +78,7 @@ impl Journal {
         if len == 0 {
             return Ok(false);
         }
+        self.pending.sync_data().map_err(|e| StorageError::io(&pending, e))?;
         fs::rename(&pending, &draining).map_err(|e| StorageError::io(&pending, e))?;
         self.pending = open_append(&pending)?;
         sync_dir(&self.dir)?;
@@ -158,6 +165,20 @@ pub fn encode(record: &CdrRecord) -> Result<Vec<u8>, StorageError> {
 /// Non-blank lines of a journal file.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     bytes.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+}
+
+/// The last byte of a file, without reading the rest.
+fn last_byte(path: &Path) -> Result<Option<u8>, StorageError> {
+    let mut file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let len = file.metadata().map_err(|e| StorageError::io(path, e))?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(len - 1))
+        .and_then(|_| file.read_exact(&mut byte))
+        .map_err(|e| StorageError::io(path, e))?;
+    Ok(Some(byte[0]))
 }
 
 fn open_append(path: &Path) -> Result<File, StorageError> {

@@ -1,7 +1,7 @@
 //! The SQLite backend: connection pool, embedded migrations, CDR and user queries.
 use std::borrow::Cow;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -42,6 +42,8 @@ const CDR_COLUMNS: &str = "id, call_id_in, call_id_out, caller, callee, source, 
 #[derive(Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
+    /// The database file; checked before each CDR write (see `insert_cdrs`).
+    path: PathBuf,
 }
 
 impl SqliteBackend {
@@ -62,14 +64,23 @@ impl SqliteBackend {
             .map_err(StorageError::from_sqlx)?;
         let migrator = Migrator::new(Embedded).await.map_err(StorageError::Migration)?;
         migrator.run(&pool).await.map_err(StorageError::Migration)?;
-        Ok(SqliteBackend { pool })
+        Ok(SqliteBackend { pool, path: path.to_owned() })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
 
+    /// Inserts records in one transaction; an id already present is left as it is.
+    ///
+    /// Refuses when the database file has been deleted under us: SQLite would go on writing to
+    /// the unlinked inode and the rows would vanish at the next open, after the journal had
+    /// let go of them. They stay journalled instead and are replayed when the node reopens.
     pub async fn insert_cdrs(&self, records: &[CdrRecord]) -> Result<(), StorageError> {
+        if !self.path.exists() {
+            let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "the database file was deleted");
+            return Err(StorageError::Unavailable(sqlx::Error::Io(gone)));
+        }
         let sql = format!(
             "INSERT INTO cdr ({CDR_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \

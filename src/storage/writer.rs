@@ -17,8 +17,8 @@ const ROUNDS: usize = 8;
 
 /// What the handle sends the writer.
 pub enum Msg {
-    /// A finished call.
-    Record(CdrRecord),
+    /// A finished call (boxed: a record is large next to the other messages).
+    Record(Box<CdrRecord>),
     /// Reply once everything before this message is journalled and one insert was tried.
     Flush(oneshot::Sender<Result<(), StorageError>>),
     /// Stop after replying.
@@ -92,7 +92,7 @@ impl Writer {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Record(r) => records.push(r),
+                Msg::Record(r) => records.push(*r),
                 Msg::Flush(reply) => flushes.push(reply),
                 Msg::Stop(reply) => {
                     stop = Some(reply);
@@ -108,11 +108,11 @@ impl Writer {
         let result = if !flushes.is_empty() || stop.is_some() || self.retry_at.is_none() {
             self.drain().await
         } else {
-            Ok(())
+            Ok(false)
         };
         for reply in flushes {
             let outcome = match &result {
-                Ok(()) if self.pending() == 0 => Ok(()),
+                Ok(true) => Ok(()),
                 _ => Err(StorageError::StillJournalled { pending: self.pending() }),
             };
             let _ = reply.send(outcome);
@@ -134,16 +134,17 @@ impl Writer {
             return;
         }
         let lines: Result<Vec<Vec<u8>>, StorageError> = records.iter().map(journal::encode).collect();
-        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines));
+        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines, true));
         if let Err(e) = result {
             tracing::error!(error = %e, records = records.len(), "CDR journal not writable; holding records in memory");
             self.unjournalled.extend(records);
         }
     }
 
-    /// Moves everything journalled (and anything held in memory) into the database. On failure
-    /// schedules a retry with backoff; the records stay where they are.
-    pub async fn drain(&mut self) -> Result<(), StorageError> {
+    /// Moves everything journalled (and anything held in memory) into the database: `Ok(true)`
+    /// when nothing is left, `Ok(false)` when appends kept coming and a retry is scheduled at
+    /// once. On failure schedules a retry with backoff; the records stay where they are.
+    pub async fn drain(&mut self) -> Result<bool, StorageError> {
         let result = self.drain_rounds().await;
         match &result {
             Ok(true) => {
@@ -160,7 +161,7 @@ impl Writer {
                 self.backoff = (self.backoff * 2).min(self.retry_max);
             }
         }
-        result.map(|_| ())
+        result
     }
 
     /// `Ok(true)` when nothing is left, `Ok(false)` when work remains after `ROUNDS`.
@@ -203,17 +204,5 @@ impl Writer {
 async fn sleep_until(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await;
-    }
-}
-
-impl Backend {
-    /// Inserts records in one transaction; an id already present is left as it is.
-    pub async fn insert_cdrs(&self, records: &[CdrRecord]) -> Result<(), StorageError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Backend::Sqlite(b) => b.insert_cdrs(records).await,
-        }
     }
 }
