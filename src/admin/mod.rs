@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use crate::storage::StorageError;
 use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -22,10 +23,11 @@ const CORE_TIMEOUT: Duration = Duration::from_secs(5);
 struct AppState {
     core: mpsc::Sender<Command>,
     storage: crate::storage::Storage,
+    realm: String,
 }
 
 /// Serves until shutdown.
-pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: crate::storage::Storage, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: crate::storage::Storage, realm: String, mut shutdown: watch::Receiver<bool>) {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
@@ -36,7 +38,10 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: 
         .route("/api/v1/calls/{id}", get(call_show))
         .route("/api/v1/calls/{id}/hangup", post(call_hangup))
         .route("/api/v1/cdr", get(cdr))
-        .with_state(AppState { core, storage });
+        .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/users", get(users_list).post(users_add))
+        .route("/api/v1/users/{id}", axum::routing::delete(users_remove))
+        .with_state(AppState { core, storage, realm });
     let stop = async move {
         let _ = shutdown.changed().await;
     };
@@ -145,5 +150,63 @@ async fn cdr(State(state): State<AppState>, Query(q): Query<CdrQuery>) -> Respon
     match state.storage.list_cdrs(q.since, limit).await {
         Ok(v) => Json(serde_json::json!({ "cdr": v })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &format!("database: {e}")),
+    }
+}
+
+async fn registrations(State(state): State<AppState>) -> Response {
+    match ask(&state, Command::Registrations, CORE_TIMEOUT).await {
+        Ok(v) => Json(serde_json::json!({ "registrations": v })).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn users_list(State(state): State<AppState>) -> Response {
+    match state.storage.list_users().await {
+        Ok(v) => Json(serde_json::json!({ "users": v })).into_response(),
+        Err(e) => storage_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    id: String,
+    password: String,
+    display: Option<String>,
+}
+
+fn storage_error(e: StorageError) -> Response {
+    match e {
+        StorageError::InvalidInput { .. } => error(StatusCode::BAD_REQUEST, &e.to_string()),
+        StorageError::UserExists { .. } => error(StatusCode::CONFLICT, &e.to_string()),
+        other => error(StatusCode::SERVICE_UNAVAILABLE, &format!("database: {other}")),
+    }
+}
+
+/// After a change, the core gets the new credentials so digest checks see it at once.
+async fn reload_credentials(state: &AppState) {
+    if let Ok(all) = state.storage.all_credentials().await {
+        let _ = state.core.send(Command::SetCredentials(all)).await;
+    }
+}
+
+async fn users_add(State(state): State<AppState>, Json(u): Json<NewUser>) -> Response {
+    let realm = state.realm.clone();
+    match state.storage.add_user(&u.id, u.display.as_deref(), &u.password, &realm).await {
+        Ok(()) => {
+            reload_credentials(&state).await;
+            Json(serde_json::json!({ "added": u.id, "realm": realm })).into_response()
+        }
+        Err(e) => storage_error(e),
+    }
+}
+
+async fn users_remove(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.storage.remove_user(&id).await {
+        Ok(true) => {
+            reload_credentials(&state).await;
+            Json(serde_json::json!({ "removed": id })).into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, &format!("no user {id} (see `ncgw users list`)")),
+        Err(e) => storage_error(e),
     }
 }

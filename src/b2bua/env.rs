@@ -60,4 +60,6 @@ pub trait Env {
     /// The peer a SIP URI points at, when it can be reached (IP literal hosts for now).
     fn resolve(&self, uri: &str) -> Option<Peer>;
     fn media(&mut self) -> &mut dyn MediaControl;
+    /// A REGISTER (RFC 3261 §10): the registrar's complete answer and a cause code.
+    fn register(&mut self, now: Instant, req: &Request, source: Peer) -> (crate::sip::message::Response, &'static str);
 }

@@ -4,7 +4,7 @@ use crate::sip::message::{check_request, HeaderName, Method, Request, Response};
 use crate::sip::message::Uri;
 
 /// Methods this node accepts; sent in Allow.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, MESSAGE, NOTIFY";
 /// Option tags this node implements; sent in Supported. Only what really works is listed.
 pub const SUPPORTED: &[&str] = &[];
 /// Body types we understand.
@@ -19,6 +19,8 @@ pub enum Decision {
     Absorb { cause: &'static str },
     /// A new INVITE that passed every check: the call logic takes it.
     Call,
+    /// A REGISTER that passed the checks: the registrar answers it.
+    Register,
 }
 
 /// Node-level state the policy needs.
@@ -126,6 +128,7 @@ impl InboundPolicy {
                     _ => Decision::Call,
                 }
             }
+            Method::Register => Decision::Register,
             Method::Other(_) => {
                 let mut d = self.respond(req, 501, None, "sip.method_not_implemented");
                 if let Decision::Respond { response, .. } = &mut d {

@@ -95,6 +95,10 @@ impl SipNode {
                 // not hold get 481 there.
                 match self.policy.decide(&request) {
                     Decision::Call => self.calls.on_new_invite(now, tx, request, from, &mut self.txl, env),
+                    Decision::Register => {
+                        let (response, cause) = env.register(now.instant, &request, from);
+                        self.answer(now, tx, request, from, Decision::Respond { response, cause });
+                    }
                     d => self.answer(now, tx, request, from, d),
                 }
             }

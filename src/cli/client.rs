@@ -39,3 +39,13 @@ pub fn post<T: DeserializeOwned>(admin: &str, path: &str, timeout: Duration) -> 
     let resp = agent(timeout).post(&url(admin, path)).send_empty().map_err(|e| unreachable(admin, e))?;
     decode(admin, resp)
 }
+
+pub fn post_json<T: DeserializeOwned>(admin: &str, path: &str, body: &serde_json::Value, timeout: Duration) -> anyhow::Result<T> {
+    let resp = agent(timeout).post(&url(admin, path)).send_json(body).map_err(|e| unreachable(admin, e))?;
+    decode(admin, resp)
+}
+
+pub fn delete<T: DeserializeOwned>(admin: &str, path: &str) -> anyhow::Result<T> {
+    let resp = agent(Duration::from_secs(10)).delete(&url(admin, path)).call().map_err(|e| unreachable(admin, e))?;
+    decode(admin, resp)
+}

@@ -8,6 +8,7 @@ mod dialplan;
 mod node;
 mod run;
 mod table;
+mod users;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,11 @@ pub enum Command {
     Calls(calls::CallsArgs),
     /// Call records, newest first.
     Cdr(calls::CdrArgs),
+    /// SIP users (registration and digest authentication).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Current registrations.
+    Registrations,
     /// Work with dialplans without a running node.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Dialplan(cmd) => dialplan::run(cmd, cli.json),
         Command::Calls(args) => calls::calls(&cli, args),
         Command::Cdr(args) => calls::cdr(&cli, args),
+        Command::Users(cmd) => users::users(&cli, cmd),
+        Command::Registrations => users::registrations(&cli),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,10 @@ pub struct Settings {
     pub max_tcp_connections: usize,
     pub drain_timeout: Duration,
     pub server_name: String,
+    /// Digest realm for registrations and callers.
+    pub realm: String,
+    /// Digest algorithms offered, most preferred first.
+    pub auth_algorithms: Vec<crate::sip::auth::Algorithm>,
     pub admin_listen: SocketAddr,
     pub rtp_ports: RangeInclusive<u16>,
     /// Address the media relay binds; unspecified = every interface, announced per peer.
@@ -172,6 +176,30 @@ impl Settings {
             None => format!("ncgw/{}", env!("CARGO_PKG_VERSION")),
         };
 
+        let realm = match &raw.sip.realm {
+            Some(r) if r.get_ref().is_empty() || r.get_ref().contains(['"', '\\']) || r.get_ref().chars().any(char::is_control) => {
+                c.err(Some(r.span().start), "sip.realm", format!("'{}' cannot be a digest realm", r.get_ref()), "use a plain name, e.g. \"bank.example\"");
+                String::new()
+            }
+            Some(r) => r.get_ref().clone(),
+            None => "ncgw".to_owned(),
+        };
+        let mut auth_algorithms = Vec::new();
+        match &raw.sip.auth_algorithms {
+            None => auth_algorithms = vec![crate::sip::auth::Algorithm::Sha256, crate::sip::auth::Algorithm::Md5],
+            Some(list) => {
+                for a in list.get_ref() {
+                    match a.get_ref().to_ascii_lowercase().as_str() {
+                        "sha256" | "sha-256" => auth_algorithms.push(crate::sip::auth::Algorithm::Sha256),
+                        "md5" => auth_algorithms.push(crate::sip::auth::Algorithm::Md5),
+                        other => c.err(Some(a.span().start), "sip.auth_algorithms", format!("'{other}' is not an algorithm"), "use \"sha256\" and/or \"md5\""),
+                    }
+                }
+                if list.get_ref().is_empty() {
+                    c.err(Some(list.span().start), "sip.auth_algorithms", "is empty".into(), "offer at least one, e.g. [\"sha256\", \"md5\"]");
+                }
+            }
+        }
         let admin_listen = match (&o.admin_listen, &raw.admin.listen) {
             (Some(a), _) => c.addr(a, None, "--admin-listen"),
             (None, Some(a)) => c.addr(a.get_ref(), Some(a.span().start), "admin.listen"),
@@ -235,6 +263,8 @@ impl Settings {
             max_tcp_connections,
             drain_timeout,
             server_name,
+            realm,
+            auth_algorithms,
             admin_listen: admin_listen.expect("an invalid address was reported as an error above"),
             rtp_ports: rtp_ports.expect("an invalid range was reported as an error above"),
             media_bind,

@@ -38,8 +38,21 @@ pub enum Command {
     CallShow { id: String, reply: oneshot::Sender<Option<CallView>> },
     /// End a call (BYE both legs, or CANCEL/480 before answer).
     Hangup { id: String, reply: oneshot::Sender<bool> },
+    /// Current registrations.
+    Registrations(oneshot::Sender<Vec<RegistrationView>>),
+    /// The users table changed: the new credentials.
+    SetCredentials(Vec<crate::storage::UserCredentials>),
     /// Stop taking new work, let calls and transactions finish (bounded), then stop.
     Shutdown,
+}
+
+/// One registration as `ncgw registrations` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationView {
+    pub user: String,
+    pub contact: String,
+    pub source: String,
+    pub expires_in_s: u64,
 }
 
 /// A call in detail with the media relay's counters per leg.
@@ -147,7 +160,7 @@ fn now() -> Now {
     Now { instant: tokio::time::Instant::now().into_std(), unix_ms }
 }
 
-fn random_seed() -> u64 {
+pub(super) fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
@@ -193,7 +206,11 @@ impl Core {
     pub(super) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>, mut media: mpsc::Receiver<SessionEvent>) {
         let mut hung_up = false;
         loop {
-            let deadline = self.node.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = match (self.node.poll_timeout(), self.env.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
             tokio::select! {
                 Some(ev) = inbound.recv() => self.on_inbound(now(), ev),
@@ -201,6 +218,7 @@ impl Core {
                 Some(ev) = media.recv() => self.on_media(now(), ev),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     let n = now();
+                    self.env.handle_timeout(n.instant);
                     self.node.handle_timeout(n, &mut self.env);
                 }
                 _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
@@ -252,6 +270,25 @@ impl Core {
                 let done = self.node.calls.hangup(now, &id, &mut self.node.txl, &mut self.env);
                 self.node.process(now, &mut self.env);
                 let _ = reply.send(done);
+            }
+            Command::Registrations(reply) => {
+                let mut v: Vec<RegistrationView> = self
+                    .env
+                    .registrar
+                    .bindings()
+                    .map(|b| RegistrationView {
+                        user: b.user.clone(),
+                        contact: b.contact_uri.clone(),
+                        source: format!("{}", Pii(b.source)),
+                        expires_in_s: b.expires_at.saturating_duration_since(now.instant).as_secs(),
+                    })
+                    .collect();
+                v.sort_by(|a, b| a.user.cmp(&b.user));
+                let _ = reply.send(v);
+            }
+            Command::SetCredentials(users) => {
+                self.env.set_credentials(users);
+                tracing::info!(users = self.env.credentials.len(), "user credentials reloaded");
             }
             Command::Shutdown => {
                 if self.draining_since.is_none() {

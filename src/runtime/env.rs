@@ -8,7 +8,11 @@ use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, RemoteMedia,
 use crate::dialplan::Dialplan;
 use crate::media::engine::{MediaEngine, SessionId};
 use crate::media::relay::{Remote, Side as MediaSide};
-use crate::sip::message::{Host, Request, Uri};
+use std::collections::HashMap;
+
+use crate::registrar::Registrar;
+use crate::sip::auth::{AuthOutcome, Authenticator, Credentials};
+use crate::sip::message::{HeaderName, Host, Request, Response, Uri};
 use crate::sip::peer::{Peer, Transport};
 
 /// The media engine as the call logic's `MediaControl`.
@@ -72,6 +76,33 @@ pub struct RuntimeEnv {
     pub dialplan: Dialplan,
     pub media: EngineMedia,
     pub sip_addrs: Vec<SocketAddr>,
+    pub registrar: Registrar,
+    pub auth: Authenticator,
+    pub realm: String,
+    /// Digest credentials of provisioned users, loaded from storage (never passwords).
+    pub credentials: HashMap<String, Credentials>,
+}
+
+impl RuntimeEnv {
+    /// Replaces the credentials cache (after users were added or removed).
+    pub fn set_credentials(&mut self, users: Vec<crate::storage::UserCredentials>) {
+        self.credentials = users
+            .into_iter()
+            .filter(|u| u.realm == self.realm)
+            .map(|u| (u.id, Credentials { ha1_md5: u.ha1_md5, ha1_sha256: u.ha1_sha256 }))
+            .collect();
+    }
+
+    /// Expires registrations that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for ev in self.registrar.handle_timeout(now) {
+            tracing::info!(event = ?crate::logging::Pii(format!("{ev:?}")), "registration expired");
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.registrar.poll_timeout()
+    }
 }
 
 impl Env for RuntimeEnv {
@@ -79,16 +110,42 @@ impl Env for RuntimeEnv {
         &self.dialplan
     }
 
-    fn locate(&self, _user: &str) -> Option<(String, Peer)> {
-        None
+    fn locate(&self, user: &str) -> Option<(String, Peer)> {
+        self.registrar.lookup(user).into_iter().next().map(|b| (b.contact_uri, b.source))
     }
 
-    fn authenticate(&mut self, _now: Instant, _req: &Request) -> AuthCheck {
-        AuthCheck::Absent
+    fn authenticate(&mut self, now: Instant, req: &Request) -> AuthCheck {
+        if !req.headers.contains(&HeaderName::ProxyAuthorization) {
+            return AuthCheck::Absent;
+        }
+        let creds = &self.credentials;
+        match self.auth.verify(now, req, &self.realm, true, |u| creds.get(u).cloned()) {
+            AuthOutcome::Authenticated { user, .. } => AuthCheck::Authenticated(user),
+            AuthOutcome::Challenge { stale, reason } => {
+                tracing::info!(cause = reason.cause_code(), "caller challenged again");
+                AuthCheck::Challenge(self.auth.challenge(now, &self.realm, stale))
+            }
+            AuthOutcome::Forbidden { reason } => {
+                tracing::info!(cause = reason.cause_code(), "caller refused");
+                AuthCheck::Forbidden
+            }
+        }
     }
 
-    fn challenge(&mut self, _now: Instant) -> Option<Vec<String>> {
-        None
+    fn challenge(&mut self, now: Instant) -> Option<Vec<String>> {
+        if self.credentials.is_empty() {
+            return None;
+        }
+        Some(self.auth.challenge(now, &self.realm, false))
+    }
+
+    fn register(&mut self, now: Instant, req: &Request, source: Peer) -> (Response, &'static str) {
+        let creds = &self.credentials;
+        let out = self.registrar.handle_register(now, req, source, &mut self.auth, |u| creds.get(u).cloned());
+        for ev in &out.events {
+            tracing::info!(event = %crate::logging::Pii(format!("{ev:?}")), "registration");
+        }
+        (out.response, out.cause)
     }
 
     fn local_sip_addr(&self, peer: &Peer) -> SocketAddr {

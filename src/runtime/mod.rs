@@ -6,7 +6,7 @@ mod env;
 mod outbound;
 mod records;
 
-pub use self::core::{CallView, Command, NodeStatus, PingResult};
+pub use self::core::{CallView, Command, NodeStatus, PingResult, RegistrationView};
 pub use self::env::resolve_uri;
 
 use std::net::SocketAddr;
@@ -38,6 +38,9 @@ pub enum StartError {
     /// The dialplans do not load.
     #[error("dialplan errors:\n{0}")]
     Dialplan(crate::config::ConfigErrors),
+    /// The authentication settings cannot work.
+    #[error("authentication settings: {0}")]
+    Auth(String),
     /// The media engine could not start (bad port range or bind address).
     #[error("media engine: {0}")]
     Media(String),
@@ -103,7 +106,24 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let relay = crate::media::relay::RelayConfig { rtp_timeout: settings.media_timeout, ..Default::default() };
     let mut engine = crate::media::engine::MediaEngine::new(settings.rtp_ports.clone(), settings.media_bind, relay).map_err(|e| StartError::Media(e.to_string()))?;
     let media_events = engine.take_events().ok_or_else(|| StartError::Media("event channel already taken".into()))?;
-    let env = env::RuntimeEnv { dialplan, media: env::EngineMedia { engine }, sip_addrs: sip_addrs.clone() };
+    let mut secret = [0u8; 32];
+    for (i, chunk) in secret.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&core::random_seed().wrapping_add(i as u64).to_le_bytes());
+    }
+    let auth_config = crate::sip::auth::AuthConfig { algorithms: settings.auth_algorithms.clone(), ..Default::default() };
+    auth_config.check().map_err(|e| StartError::Auth(e.to_string()))?;
+    let auth = crate::sip::auth::Authenticator::with_config(secret, auth_config, tokio::time::Instant::now().into_std());
+    let registrar = crate::registrar::Registrar::new(crate::registrar::RegistrarConfig { realm: settings.realm.clone(), ..Default::default() });
+    let mut env = env::RuntimeEnv {
+        dialplan,
+        media: env::EngineMedia { engine },
+        sip_addrs: sip_addrs.clone(),
+        registrar,
+        auth,
+        realm: settings.realm.clone(),
+        credentials: Default::default(),
+    };
+    env.set_credentials(storage.all_credentials().await?);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (done_tx, done_rx) = oneshot::channel();
@@ -119,7 +139,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let core = core::Core::new(&settings, parts);
     metrics().up.set(1);
     let admin_shutdown = shutdown_rx.clone();
-    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), storage, admin_shutdown));
+    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), storage, settings.realm.clone(), admin_shutdown));
     tokio::spawn(async move {
         core.run(inbound_rx, cmd_rx, media_events).await;
         let _ = shutdown_tx.send(true);

@@ -86,6 +86,9 @@ impl Env for FakeEnv {
     fn media(&mut self) -> &mut dyn MediaControl {
         &mut self.media
     }
+    fn register(&mut self, _now: Instant, req: &Request, _source: Peer) -> (Response, &'static str) {
+        (Response::for_request(req, 403), "test.no_registrar")
+    }
 }
 
 pub struct Bench {
