@@ -8,7 +8,15 @@ pub fn normalise(input: &str) -> String {
     match Uri::parse(trimmed) {
         Ok(Uri::Tel(t)) => t.number(),
         Ok(Uri::Sip(s)) => s.user.as_deref().map(strip_visual).unwrap_or_default(),
-        _ => strip_visual(trimmed),
+        _ => {
+            // Not a valid URI, e.g. `tel:95555` without the phone-context RFC 3966 requires of a
+            // local number: operators and some peers write it anyway. Take what sits between the
+            // scheme and the parameters.
+            let lower = trimmed.to_ascii_lowercase();
+            let rest = ["tel:", "sips:", "sip:"].iter().find(|p| lower.starts_with(**p)).map_or(trimmed, |p| &trimmed[p.len()..]);
+            let user = rest.split(['@', ';', '?']).next().unwrap_or(rest);
+            strip_visual(user)
+        }
     }
 }
 
@@ -38,5 +46,7 @@ mod tests {
         assert_eq!(normalise("+86 (138) 0013.8000"), "+8613800138000");
         assert_eq!(normalise("sip:alice@example.com"), "alice");
         assert_eq!(normalise("1001"), "1001");
+        assert_eq!(normalise("tel:955551"), "955551", "a local tel URI without phone-context");
+        assert_eq!(normalise("sip:95555;user=phone"), "95555");
     }
 }
