@@ -20,7 +20,10 @@ macro_rules! header_names {
                     $( $( if c == $compact.as_bytes()[0] { return HeaderName::$variant; } )? )*
                     return HeaderName::Other(name.into());
                 }
-                $( if name.eq_ignore_ascii_case($canonical) { return HeaderName::$variant; } )*
+                // The length test rejects most candidates before comparing bytes.
+                $( if name.len() == $canonical.len() && name.eq_ignore_ascii_case($canonical) {
+                    return HeaderName::$variant;
+                } )*
                 HeaderName::Other(name.into())
             }
 

@@ -117,6 +117,8 @@ impl Response {
 }
 
 /// The RFC 3261 §21 reason phrase for a status code (or a class default).
+// Known codes come first; the ranges after them are class defaults, so the overlap is intended.
+#[allow(clippy::match_overlapping_arm)]
 pub fn default_reason(status: u16) -> &'static str {
     match status {
         100 => "Trying",
