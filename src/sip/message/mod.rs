@@ -8,6 +8,7 @@
 mod builder;
 mod check;
 mod error;
+mod frame;
 mod header_name;
 mod headers;
 mod method;
@@ -21,7 +22,7 @@ pub mod uri;
 
 pub use check::{check_request, check_response, RequestFault};
 pub use error::{ParseError, ParseErrorKind};
-pub use parse::{frame_stream, Framed, MAX_STREAM_BODY, MAX_STREAM_HEADERS};
+pub use frame::{frame_stream, Framed, StreamFramer, MAX_STREAM_BODY, MAX_STREAM_HEADERS};
 pub use header_name::HeaderName;
 pub use headers::{Header, Headers};
 pub use method::Method;

@@ -1,5 +1,5 @@
-//! Reading SIP messages from bytes: one datagram ([`Message::parse`]) or framing a stream
-//! ([`frame_stream`]). One pass over the header lines, no regexes, one allocation per header.
+//! Reading one SIP message from bytes ([`Message::parse`]): one pass over the header lines, no
+//! regexes, one allocation per header.
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -9,31 +9,15 @@ use super::scan::{find_byte, is_token_byte, is_ws, trim_ws};
 use super::uri::valid_scheme;
 use super::{HeaderName, Headers, Message, Method, Request, Response};
 
-/// Largest header section accepted on a stream.
-pub const MAX_STREAM_HEADERS: usize = 64 * 1024;
-/// Largest body accepted on a stream.
-pub const MAX_STREAM_BODY: usize = 1024 * 1024;
-
-/// What the front of a stream buffer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framed {
-    /// A whole message of this many bytes: hand `&buf[..n]` to [`Message::parse`].
-    Message(usize),
-    /// CRLF keep-alives (RFC 5626 §3.5.1) of this many bytes, to consume and answer if needed.
-    KeepAlive(usize),
-    /// Not enough bytes yet.
-    Incomplete,
-}
-
 /// Splits text into lines ending in LF (a preceding CR is dropped).
-struct Lines<'a> {
-    text: &'a str,
-    pos: usize,
+pub(crate) struct Lines<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) pos: usize,
 }
 
 impl<'a> Lines<'a> {
     /// The next line, or `None` at the end. A last line without LF is returned too.
-    fn next_line(&mut self) -> Option<&'a str> {
+    pub(crate) fn next_line(&mut self) -> Option<&'a str> {
         let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
         let (line, advance) = match find_byte(b'\n', rest.as_bytes()) {
             Some(i) => (&rest[..i], i + 1),
@@ -44,13 +28,13 @@ impl<'a> Lines<'a> {
     }
 
     /// True when the next line is a continuation (starts with SP or HTAB).
-    fn continues(&self) -> bool {
+    pub(crate) fn continues(&self) -> bool {
         matches!(self.text.as_bytes().get(self.pos), Some(b' ' | b'\t'))
     }
 }
 
 /// Header text as UTF-8; invalid sequences (rare, always the peer's fault) become U+FFFD.
-fn text(b: &[u8]) -> Cow<'_, str> {
+pub(crate) fn text(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(b),
@@ -58,13 +42,13 @@ fn text(b: &[u8]) -> Cow<'_, str> {
 }
 
 /// Number of CR/LF bytes at the start of `buf`.
-fn leading_crlf(buf: &[u8]) -> usize {
+pub(crate) fn leading_crlf(buf: &[u8]) -> usize {
     buf.iter().position(|b| *b != b'\r' && *b != b'\n').unwrap_or(buf.len())
 }
 
 /// Parses a decimal Content-Length; `None` if it is not one. Values too large for memory are
 /// clamped to `usize::MAX` so that the caller reports them as a truncated or oversized body.
-fn parse_length(v: &[u8]) -> Option<usize> {
+pub(crate) fn parse_length(v: &[u8]) -> Option<usize> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -91,13 +75,13 @@ fn version(v: &[u8]) -> Result<bool, ()> {
     Ok(major == b"2" && minor == b"0")
 }
 
-fn is_response_line(line: &[u8]) -> bool {
+pub(crate) fn is_response_line(line: &[u8]) -> bool {
     line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/")
 }
 
 /// Whether the first line starts like a request (`token SP`, then something with a colon, as a
 /// URI or a version has): then errors can be answered. Anything else is garbage, never answered.
-fn looks_like_request(line: &[u8]) -> bool {
+pub(crate) fn looks_like_request(line: &[u8]) -> bool {
     let line = &line[..find_byte(b'\n', line).unwrap_or(line.len())];
     match find_byte(b' ', line) {
         Some(sp) => {
@@ -272,71 +256,8 @@ impl Message {
     }
 }
 
-/// Finds the first message (or keep-alive) at the front of a stream buffer (TCP, TLS). Content-Length
-/// is mandatory; headers are limited to 64 KiB and bodies to 1 MiB.
-pub fn frame_stream(buf: &[u8]) -> Result<Framed, ParseError> {
-    let mut skip = leading_crlf(buf);
-    if skip == buf.len() && buf.ends_with(b"\r") {
-        // Wait for the LF of a CRLF split across reads.
-        skip -= 1;
-    }
-    if skip > 0 {
-        return Ok(Framed::KeepAlive(skip));
-    }
-    if buf.is_empty() || buf == b"\r" {
-        return Ok(Framed::Incomplete);
-    }
-    let seen = if is_response_line(buf) {
-        Seen::Response
-    } else if looks_like_request(buf) {
-        Seen::Request
-    } else {
-        Seen::Unknown
-    };
-    let limit = buf.len().min(MAX_STREAM_HEADERS);
-    let Some(end) = header_end(&buf[..limit]) else {
-        if buf.len() >= MAX_STREAM_HEADERS {
-            return Err(ParseError::new(Kind::HeadersTooLarge, seen));
-        }
-        return Ok(Framed::Incomplete);
-    };
-    let head = text(&buf[..end]);
-    let mut lines = Lines { text: &head, pos: 0 };
-    lines.next_line();
-    let mut length: Option<usize> = None;
-    while let Some(line) = lines.next_line() {
-        // Continuation lines belong to the header above; Message::parse reads them the same way.
-        if line.starts_with([' ', '\t']) {
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let name = trim_ws(name);
-        if !(name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l")) {
-            continue;
-        }
-        let mut v = trim_ws(value);
-        if v.is_empty() && lines.continues() {
-            v = trim_ws(lines.next_line().unwrap_or_default());
-        }
-        let n = parse_length(v.as_bytes()).ok_or(ParseError::new(Kind::BadContentLength, seen))?;
-        if length.is_some_and(|l| l != n) {
-            return Err(ParseError::new(Kind::ConflictingContentLength, seen));
-        }
-        length = Some(n);
-    }
-    let length = length.ok_or(ParseError::new(Kind::MissingContentLength, seen))?;
-    if length > MAX_STREAM_BODY {
-        return Err(ParseError::new(Kind::BodyTooLarge, seen));
-    }
-    if buf.len() - end >= length {
-        Ok(Framed::Message(end + length))
-    } else {
-        Ok(Framed::Incomplete)
-    }
-}
-
 /// The index just past the blank line ending the header section (CRLF CRLF, or bare LFs).
-fn header_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn header_end(buf: &[u8]) -> Option<usize> {
     let mut pos = 0;
     while let Some(i) = find_byte(b'\n', &buf[pos..]) {
         let nl = pos + i;
