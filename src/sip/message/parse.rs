@@ -103,6 +103,9 @@ fn parse_start(line: &str) -> Result<Start, Kind> {
         if version(ver) != Ok(true) || code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] < b'1' || code[0] > b'6' {
             return Err(Kind::BadStatusLine);
         }
+        if reason.contains('\r') {
+            return Err(Kind::BadStatusLine);
+        }
         let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
         return Ok(Start::Response(status, reason.to_owned()));
     }
@@ -145,6 +148,12 @@ fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
     while let Some(line) = lines.next_line() {
         if line.is_empty() {
             break;
+        }
+        // A CR inside a line is not SIP (RFC 3261 §25.1), and a peer that reads it as a line end
+        // would see headers we did not: refuse it rather than forward it.
+        if find_byte(b'\r', line.as_bytes()).is_some() {
+            fault.get_or_insert(Kind::BadHeaderLine);
+            continue;
         }
         // The name is a token, then optional white space, then the colon.
         let b = line.as_bytes();

@@ -16,6 +16,17 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// Appends header or reason text; CR and LF (which parsed text never holds, but text set by
+/// application code might) become spaces, so that no value can start a line of its own.
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    let b = text.as_bytes();
+    if memchr::memchr2(b'\r', b'\n', b).is_none() {
+        out.extend_from_slice(b);
+    } else {
+        out.extend(b.iter().map(|c| if *c == b'\r' || *c == b'\n' { b' ' } else { *c }));
+    }
+}
+
 /// Writes every header (Content-Length rewritten to `body_len`, added if absent) and the blank line.
 fn write_headers(headers: &Headers, body_len: usize, out: &mut Vec<u8>) {
     let mut wrote_length = false;
@@ -26,7 +37,7 @@ fn write_headers(headers: &Headers, body_len: usize, out: &mut Vec<u8>) {
             push_decimal(out, body_len);
             wrote_length = true;
         } else {
-            out.extend_from_slice(h.value.as_bytes());
+            push_text(out, &h.value);
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -49,7 +60,7 @@ impl Request {
         out.reserve(estimate(&self.headers, self.uri.len() + 24, self.body.len()));
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.uri.as_bytes());
+        push_text(out, &self.uri);
         out.push(b' ');
         out.extend_from_slice(SIP_VERSION.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -76,7 +87,7 @@ impl Response {
         }
         push_decimal(out, usize::from(self.status));
         out.push(b' ');
-        out.extend_from_slice(self.reason.as_bytes());
+        push_text(out, &self.reason);
         out.extend_from_slice(b"\r\n");
         write_headers(&self.headers, self.body.len(), out);
         out.extend_from_slice(&self.body);
