@@ -102,7 +102,7 @@ impl StreamFramer {
 /// The Content-Length of a complete header section; all values must agree.
 fn content_length(head: &[u8], seen: Seen) -> Result<usize, ParseError> {
     let head = text(head);
-    let mut lines = Lines { text: &head, pos: 0 };
+    let mut lines = Lines::new(&head);
     lines.next_line();
     let mut length: Option<usize> = None;
     while let Some(line) = lines.next_line() {

@@ -11,11 +11,17 @@ use super::{HeaderName, Headers, Message, Method, Request, Response};
 
 /// Splits text into lines ending in LF (a preceding CR is dropped).
 pub(crate) struct Lines<'a> {
-    pub(crate) text: &'a str,
-    pub(crate) pos: usize,
+    text: &'a str,
+    pos: usize,
+    /// Lines that ended in CR LF.
+    crlf: usize,
 }
 
 impl<'a> Lines<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Lines { text, pos: 0, crlf: 0 }
+    }
+
     /// The next line, or `None` at the end. A last line without LF is returned too.
     pub(crate) fn next_line(&mut self) -> Option<&'a str> {
         let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
@@ -24,7 +30,13 @@ impl<'a> Lines<'a> {
             None => (rest, rest.len()),
         };
         self.pos += advance;
-        Some(line.strip_suffix('\r').unwrap_or(line))
+        match line.strip_suffix('\r') {
+            Some(l) => {
+                self.crlf += 1;
+                Some(l)
+            }
+            None => Some(line),
+        }
     }
 
     /// True when the next line is a continuation (starts with SP or HTAB).
@@ -149,12 +161,6 @@ fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
         if line.is_empty() {
             break;
         }
-        // A CR inside a line is not SIP (RFC 3261 §25.1), and a peer that reads it as a line end
-        // would see headers we did not: refuse it rather than forward it.
-        if find_byte(b'\r', line.as_bytes()).is_some() {
-            fault.get_or_insert(Kind::BadHeaderLine);
-            continue;
-        }
         // The name is a token, then optional white space, then the colon.
         let b = line.as_bytes();
         let name_end = b.iter().position(|c| !is_token_byte(*c)).unwrap_or(b.len());
@@ -195,6 +201,13 @@ fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
         }
         headers.push(name, value);
     }
+    // A CR inside a line is not SIP (RFC 3261 §25.1), and a peer that reads it as a line end would
+    // see headers we did not: refuse it rather than forward it. Every CR must end a line; counting
+    // them in one pass is cheaper than searching each line.
+    let crs = memchr::memchr_iter(b'\r', &lines.text.as_bytes()[..lines.pos]).count();
+    if crs != lines.crlf {
+        fault.get_or_insert(Kind::BadHeaderLine);
+    }
     HeaderSection { headers, fault, content_length, end: lines.pos }
 }
 
@@ -228,7 +241,7 @@ impl Message {
         // One UTF-8 check covers the header section (and usually the body too); slicing the text
         // at ASCII delimiters afterwards is free.
         let (head, lossy_end) = head_text(buf);
-        let mut lines = Lines { text: &head, pos: 0 };
+        let mut lines = Lines::new(&head);
         let start_line = lines.next_line().unwrap_or_default();
         let start = parse_start(start_line);
         let seen = match &start {
