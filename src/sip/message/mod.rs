@@ -4,6 +4,13 @@
 //! Header values are kept as text exactly as received (after unfolding) and parsed into typed values
 //! on demand, so unknown headers pass through verbatim and a bad value in a header nobody reads costs
 //! nothing.
+//!
+//! - In: [`Message::parse`] for a datagram, [`StreamFramer`] / [`frame_stream`] to cut a stream into
+//!   messages first. A [`ParseError`] says whether and how to answer ([`ParseError::response`]).
+//! - Check: [`check_request`] before acting on a request (400 with a reason naming the fault).
+//! - Read: accessors on [`Headers`] (`vias`, `cseq`, `from_addr`, `contacts`, …) and [`Uri::parse`].
+//! - Out: [`Response::for_request`], then [`Message::write_to`] / `to_bytes`, which writes long header
+//!   names and a Content-Length equal to the body.
 
 mod builder;
 mod check;
