@@ -4,10 +4,18 @@
 //! Header values are kept as text exactly as received (after unfolding) and parsed into typed values
 //! on demand, so unknown headers pass through verbatim and a bad value in a header nobody reads costs
 //! nothing.
+//!
+//! - In: [`Message::parse`] for a datagram, [`StreamFramer`] / [`frame_stream`] to cut a stream into
+//!   messages first. A [`ParseError`] says whether and how to answer ([`ParseError::response`]).
+//! - Check: [`check_request`] before acting on a request (400 with a reason naming the fault).
+//! - Read: accessors on [`Headers`] (`vias`, `cseq`, `from_addr`, `contacts`, …) and [`Uri::parse`].
+//! - Out: [`Response::for_request`], then [`Message::write_to`] / `to_bytes`, which writes long header
+//!   names and a Content-Length equal to the body.
 
 mod builder;
 mod check;
 mod error;
+mod frame;
 mod header_name;
 mod headers;
 mod method;
@@ -21,7 +29,7 @@ pub mod uri;
 
 pub use check::{check_request, check_response, RequestFault};
 pub use error::{ParseError, ParseErrorKind};
-pub use parse::{frame_stream, Framed, MAX_STREAM_BODY, MAX_STREAM_HEADERS};
+pub use frame::{frame_stream, Framed, StreamFramer, MAX_STREAM_BODY, MAX_STREAM_HEADERS};
 pub use header_name::HeaderName;
 pub use headers::{Header, Headers};
 pub use method::Method;
@@ -117,6 +125,8 @@ impl Response {
 }
 
 /// The RFC 3261 §21 reason phrase for a status code (or a class default).
+// Known codes come first; the ranges after them are class defaults, so the overlap is intended.
+#[allow(clippy::match_overlapping_arm)]
 pub fn default_reason(status: u16) -> &'static str {
     match status {
         100 => "Trying",

@@ -1,79 +1,66 @@
-//! Reading SIP messages from bytes: one datagram ([`Message::parse`]) or framing a stream
-//! ([`frame_stream`]). One pass over the header lines, no regexes, one allocation per header.
+//! Reading one SIP message from bytes ([`Message::parse`]): one pass over the header lines, no
+//! regexes, one allocation per header.
 use std::borrow::Cow;
 
 use bytes::Bytes;
 
 use super::error::{ParseError, ParseErrorKind as Kind, Seen};
-use super::scan::{find_byte, is_token_byte};
+use super::scan::{find_byte, is_token_byte, is_ws, trim_ws};
 use super::uri::valid_scheme;
 use super::{HeaderName, Headers, Message, Method, Request, Response};
 
-/// Largest header section accepted on a stream.
-pub const MAX_STREAM_HEADERS: usize = 64 * 1024;
-/// Largest body accepted on a stream.
-pub const MAX_STREAM_BODY: usize = 1024 * 1024;
-
-/// What the front of a stream buffer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framed {
-    /// A whole message of this many bytes: hand `&buf[..n]` to [`Message::parse`].
-    Message(usize),
-    /// CRLF keep-alives (RFC 5626 §3.5.1) of this many bytes, to consume and answer if needed.
-    KeepAlive(usize),
-    /// Not enough bytes yet.
-    Incomplete,
-}
-
-/// Splits `buf` into lines ending in LF (a preceding CR is dropped).
-struct Lines<'a> {
-    buf: &'a [u8],
+/// Splits text into lines ending in LF (a preceding CR is dropped).
+pub(crate) struct Lines<'a> {
+    text: &'a str,
     pos: usize,
+    /// Lines that ended in CR LF.
+    crlf: usize,
 }
 
 impl<'a> Lines<'a> {
-    /// The next line, or `None` at the end of the buffer. A last line without LF is returned too.
-    fn next_line(&mut self) -> Option<&'a [u8]> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let rest = &self.buf[self.pos..];
-        let (line, advance) = match find_byte(b'\n', rest) {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Lines { text, pos: 0, crlf: 0 }
+    }
+
+    /// The next line, or `None` at the end. A last line without LF is returned too.
+    pub(crate) fn next_line(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
+        let (line, advance) = match find_byte(b'\n', rest.as_bytes()) {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
         self.pos += advance;
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
+        match line.strip_suffix('\r') {
+            Some(l) => {
+                self.crlf += 1;
+                Some(l)
+            }
+            None => Some(line),
+        }
     }
 
     /// True when the next line is a continuation (starts with SP or HTAB).
-    fn continues(&self) -> bool {
-        matches!(self.buf.get(self.pos), Some(b' ' | b'\t'))
+    pub(crate) fn continues(&self) -> bool {
+        matches!(self.text.as_bytes().get(self.pos), Some(b' ' | b'\t'))
     }
 }
 
-fn trim_bytes(mut b: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
+/// Header text as UTF-8; invalid sequences (rare, always the peer's fault) become U+FFFD.
+pub(crate) fn text(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
     }
-    while let [rest @ .., b' ' | b'\t'] = b {
-        b = rest;
-    }
-    b
-}
-
-fn text(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
 }
 
 /// Number of CR/LF bytes at the start of `buf`.
-fn leading_crlf(buf: &[u8]) -> usize {
+pub(crate) fn leading_crlf(buf: &[u8]) -> usize {
     buf.iter().position(|b| *b != b'\r' && *b != b'\n').unwrap_or(buf.len())
 }
 
 /// Parses a decimal Content-Length; `None` if it is not one. Values too large for memory are
 /// clamped to `usize::MAX` so that the caller reports them as a truncated or oversized body.
-fn parse_length(v: &[u8]) -> Option<usize> {
+pub(crate) fn parse_length(v: &[u8]) -> Option<usize> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -100,13 +87,13 @@ fn version(v: &[u8]) -> Result<bool, ()> {
     Ok(major == b"2" && minor == b"0")
 }
 
-fn is_response_line(line: &[u8]) -> bool {
+pub(crate) fn is_response_line(line: &[u8]) -> bool {
     line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/")
 }
 
 /// Whether the first line starts like a request (`token SP`, then something with a colon, as a
 /// URI or a version has): then errors can be answered. Anything else is garbage, never answered.
-fn looks_like_request(line: &[u8]) -> bool {
+pub(crate) fn looks_like_request(line: &[u8]) -> bool {
     let line = &line[..find_byte(b'\n', line).unwrap_or(line.len())];
     match find_byte(b' ', line) {
         Some(sp) => {
@@ -118,93 +105,91 @@ fn looks_like_request(line: &[u8]) -> bool {
     }
 }
 
-fn parse_start(line: &[u8]) -> Result<Start, Kind> {
-    if is_response_line(line) {
-        let mut parts = line.splitn(3, |b| *b == b' ');
-        let ver = parts.next().unwrap_or_default();
-        let code = parts.next().unwrap_or_default();
+fn parse_start(line: &str) -> Result<Start, Kind> {
+    let bytes = line.as_bytes();
+    if is_response_line(bytes) {
+        let mut parts = line.splitn(3, ' ');
+        let ver = parts.next().unwrap_or_default().as_bytes();
+        let code = parts.next().unwrap_or_default().as_bytes();
         let reason = parts.next().unwrap_or_default();
         if version(ver) != Ok(true) || code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] < b'1' || code[0] > b'6' {
             return Err(Kind::BadStatusLine);
         }
+        if reason.contains('\r') {
+            return Err(Kind::BadStatusLine);
+        }
         let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-        return Ok(Start::Response(status, text(reason).into_owned()));
+        return Ok(Start::Response(status, reason.to_owned()));
     }
-    if !looks_like_request(line) {
+    if !looks_like_request(bytes) {
         return Err(Kind::BadStartLine);
     }
-    let mut parts = line.split(|b| *b == b' ');
+    let mut parts = line.split(' ');
     let (Some(method), Some(uri), Some(ver), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(Kind::BadRequestLine);
     };
     if uri.is_empty() || ver.is_empty() {
         return Err(Kind::BadRequestLine);
     }
-    match version(ver) {
+    match version(ver.as_bytes()) {
         Ok(true) => {}
         Ok(false) => return Err(Kind::UnsupportedVersion),
         Err(()) => return Err(Kind::BadRequestLine),
     }
-    let colon = uri.iter().position(|b| *b == b':');
-    let uri_ok = uri.iter().all(|b| *b > b' ' && *b < 0x7f)
-        && colon.is_some_and(|c| c + 1 < uri.len() && std::str::from_utf8(&uri[..c]).is_ok_and(valid_scheme));
+    let uri_ok = uri.bytes().all(|b| b > b' ' && b < 0x7f)
+        && uri.split_once(':').is_some_and(|(scheme, rest)| !rest.is_empty() && valid_scheme(scheme));
     if !uri_ok {
         return Err(Kind::BadRequestUri);
     }
-    // Both are ASCII, checked above.
-    let method = Method::from_token(&text(method));
-    Ok(Start::Request(method, text(uri).into_owned()))
+    Ok(Start::Request(Method::from_token(method), uri.to_owned()))
 }
 
-/// The header section parsed: fields, first fault, Content-Length, where the body starts.
+/// The header section parsed: fields, first fault, Content-Length.
 struct HeaderSection {
     headers: Headers,
     fault: Option<Kind>,
     content_length: Option<usize>,
-    body_start: usize,
+    /// Where the header section ends in the text (just past the blank line).
+    end: usize,
 }
 
 fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
-    let mut headers = Headers::with_capacity(16);
+    let mut headers = Headers::with_capacity(32);
     let mut fault = None;
     let mut content_length: Option<usize> = None;
-    let mut value = String::new();
     while let Some(line) = lines.next_line() {
         if line.is_empty() {
             break;
         }
-        let colon = match find_byte(b':', line) {
-            Some(c) if line[0] != b' ' && line[0] != b'\t' => c,
-            _ => {
-                fault.get_or_insert(Kind::BadHeaderLine);
-                while lines.continues() {
-                    lines.next_line();
-                }
-                continue;
-            }
-        };
-        let name = trim_bytes(&line[..colon]);
-        if name.is_empty() || !name.iter().all(|b| is_token_byte(*b)) {
+        // The name is a token, then optional white space, then the colon.
+        let b = line.as_bytes();
+        let name_end = b.iter().position(|c| !is_token_byte(*c)).unwrap_or(b.len());
+        let colon = name_end + b[name_end..].iter().position(|c| !is_ws(*c)).unwrap_or(b.len() - name_end);
+        if name_end == 0 || b.get(colon) != Some(&b':') {
             fault.get_or_insert(Kind::BadHeaderLine);
             while lines.continues() {
                 lines.next_line();
             }
             continue;
         }
-        let first = trim_bytes(&line[colon + 1..]);
-        value.clear();
-        value.push_str(&text(first));
-        while lines.continues() {
-            let more = trim_bytes(lines.next_line().unwrap_or_default());
-            if !more.is_empty() {
-                if !value.is_empty() {
-                    value.push(' ');
+        let name = &line[..name_end];
+        let first = trim_ws(&line[colon + 1..]);
+        let value = if lines.continues() {
+            let mut value = first.to_owned();
+            while lines.continues() {
+                let more = trim_ws(lines.next_line().unwrap_or_default());
+                if !more.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(more);
                 }
-                value.push_str(&text(more));
             }
-        }
-        // Header names are tokens, hence ASCII.
-        let name = HeaderName::from_name(&text(name));
+            value
+        } else {
+            first.to_owned()
+        };
+        let name = HeaderName::from_name(name);
         if name == HeaderName::ContentLength {
             match parse_length(value.as_bytes()) {
                 Some(n) if content_length.is_none() => content_length = Some(n),
@@ -214,9 +199,34 @@ fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
                 }
             }
         }
-        headers.push(name, value.as_str());
+        headers.push(name, value);
     }
-    HeaderSection { headers, fault, content_length, body_start: lines.pos }
+    // A CR inside a line is not SIP (RFC 3261 §25.1), and a peer that reads it as a line end would
+    // see headers we did not: refuse it rather than forward it. Every CR must end a line; counting
+    // them in one pass is cheaper than searching each line.
+    let crs = memchr::memchr_iter(b'\r', &lines.text.as_bytes()[..lines.pos]).count();
+    if crs != lines.crlf {
+        fault.get_or_insert(Kind::BadHeaderLine);
+    }
+    HeaderSection { headers, fault, content_length, end: lines.pos }
+}
+
+/// The text holding the start line and headers. Normally a borrowed prefix of `buf`; if the header
+/// section is not valid UTF-8, a lossy copy of it plus where the body starts in `buf`.
+fn head_text(buf: &[u8]) -> (Cow<'_, str>, Option<usize>) {
+    match std::str::from_utf8(buf) {
+        Ok(s) => (Cow::Borrowed(s), None),
+        Err(e) => {
+            let valid = &buf[..e.valid_up_to()];
+            match header_end(valid) {
+                Some(end) => (text(&valid[..end]), None),
+                None => {
+                    let end = header_end(buf).unwrap_or(buf.len());
+                    (text(&buf[..end]), Some(end))
+                }
+            }
+        }
+    }
 }
 
 impl Message {
@@ -227,14 +237,18 @@ impl Message {
         if skip == buf.len() {
             return Err(ParseError::new(Kind::Empty, Seen::Unknown));
         }
-        let mut lines = Lines { buf, pos: skip };
+        let buf = &buf[skip..];
+        // One UTF-8 check covers the header section (and usually the body too); slicing the text
+        // at ASCII delimiters afterwards is free.
+        let (head, lossy_end) = head_text(buf);
+        let mut lines = Lines::new(&head);
         let start_line = lines.next_line().unwrap_or_default();
         let start = parse_start(start_line);
         let seen = match &start {
             Ok(Start::Request(..)) => Seen::Request,
             Ok(Start::Response(..)) => Seen::Response,
-            Err(_) if is_response_line(start_line) => Seen::Response,
-            Err(_) if looks_like_request(start_line) => Seen::Request,
+            Err(_) if is_response_line(start_line.as_bytes()) => Seen::Response,
+            Err(_) if looks_like_request(start_line.as_bytes()) => Seen::Request,
             Err(_) => Seen::Unknown,
         };
         if seen == Seen::Unknown {
@@ -249,7 +263,7 @@ impl Message {
         if let Some(kind) = section.fault {
             return fail(kind);
         }
-        let rest = &buf[section.body_start..];
+        let rest = &buf[lossy_end.unwrap_or(section.end)..];
         let body = match section.content_length {
             Some(n) if n > rest.len() => return fail(Kind::BodyTruncated),
             Some(n) => &rest[..n],
@@ -264,70 +278,8 @@ impl Message {
     }
 }
 
-/// Finds the first message (or keep-alive) at the front of a stream buffer (TCP, TLS). Content-Length
-/// is mandatory; headers are limited to 64 KiB and bodies to 1 MiB.
-pub fn frame_stream(buf: &[u8]) -> Result<Framed, ParseError> {
-    let mut skip = leading_crlf(buf);
-    if skip == buf.len() && buf.ends_with(b"\r") {
-        // Wait for the LF of a CRLF split across reads.
-        skip -= 1;
-    }
-    if skip > 0 {
-        return Ok(Framed::KeepAlive(skip));
-    }
-    if buf.is_empty() || buf == b"\r" {
-        return Ok(Framed::Incomplete);
-    }
-    let seen = if is_response_line(buf) {
-        Seen::Response
-    } else if looks_like_request(buf) {
-        Seen::Request
-    } else {
-        Seen::Unknown
-    };
-    let limit = buf.len().min(MAX_STREAM_HEADERS);
-    let Some(end) = header_end(&buf[..limit]) else {
-        if buf.len() >= MAX_STREAM_HEADERS {
-            return Err(ParseError::new(Kind::HeadersTooLarge, seen));
-        }
-        return Ok(Framed::Incomplete);
-    };
-    let mut lines = Lines { buf: &buf[..end], pos: 0 };
-    lines.next_line();
-    let mut length: Option<usize> = None;
-    while let Some(line) = lines.next_line() {
-        // Continuation lines belong to the header above; Message::parse reads them the same way.
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            continue;
-        }
-        let Some(colon) = find_byte(b':', line) else { continue };
-        let name = trim_bytes(&line[..colon]);
-        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
-            continue;
-        }
-        let mut v = trim_bytes(&line[colon + 1..]);
-        if v.is_empty() && lines.continues() {
-            v = trim_bytes(lines.next_line().unwrap_or_default());
-        }
-        let n = parse_length(v).ok_or(ParseError::new(Kind::BadContentLength, seen))?;
-        if length.is_some_and(|l| l != n) {
-            return Err(ParseError::new(Kind::ConflictingContentLength, seen));
-        }
-        length = Some(n);
-    }
-    let length = length.ok_or(ParseError::new(Kind::MissingContentLength, seen))?;
-    if length > MAX_STREAM_BODY {
-        return Err(ParseError::new(Kind::BodyTooLarge, seen));
-    }
-    if buf.len() - end >= length {
-        Ok(Framed::Message(end + length))
-    } else {
-        Ok(Framed::Incomplete)
-    }
-}
-
 /// The index just past the blank line ending the header section (CRLF CRLF, or bare LFs).
-fn header_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn header_end(buf: &[u8]) -> Option<usize> {
     let mut pos = 0;
     while let Some(i) = find_byte(b'\n', &buf[pos..]) {
         let nl = pos + i;

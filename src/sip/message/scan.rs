@@ -1,9 +1,21 @@
 //! Lexical helpers shared by the parsers: character classes (RFC 3261 §25.1), quoting, list splitting.
 
 /// `token` characters: alphanumerics and `-.!%*_+`'~`.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    TOKEN[usize::from(b)]
 }
 
 /// A non-empty string made only of `token` characters.
@@ -20,7 +32,7 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
 /// Position of the first `needle` in `hay`.
 #[inline]
 pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
+    memchr::memchr(needle, hay)
 }
 
 /// Linear white space inside one (already unfolded) header value.
@@ -30,7 +42,15 @@ pub(crate) fn is_ws(b: u8) -> bool {
 
 /// Trims spaces and tabs at both ends.
 pub(crate) fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    while start < end && is_ws(b[start]) {
+        start += 1;
+    }
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 /// Checks that every `%` in `s` starts a `%HH` escape and every other byte satisfies `allowed`.

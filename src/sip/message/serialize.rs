@@ -16,8 +16,31 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// Appends text with CR and LF turned into spaces: parsed text never holds them, but text set by
+/// application code might, and it must not start a line of its own.
+fn push_sanitised(out: &mut Vec<u8>, text: &str) {
+    out.extend(text.bytes().map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+}
+
+/// CR and LF bytes in `b` (memchr counts with SIMD).
+fn count_cr_lf(b: &[u8]) -> usize {
+    memchr::memchr_iter(b'\r', b).count() + memchr::memchr_iter(b'\n', b).count()
+}
+
 /// Writes every header (Content-Length rewritten to `body_len`, added if absent) and the blank line.
+/// The first pass copies values as they are; if a count shows a CR or LF inside one, the section
+/// is written again with them replaced.
 fn write_headers(headers: &Headers, body_len: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    write_header_lines(headers, body_len, out, false);
+    let lines = headers.len() + 1 + usize::from(!headers.contains(&HeaderName::ContentLength));
+    if count_cr_lf(&out[start..]) != 2 * lines {
+        out.truncate(start);
+        write_header_lines(headers, body_len, out, true);
+    }
+}
+
+fn write_header_lines(headers: &Headers, body_len: usize, out: &mut Vec<u8>, sanitise: bool) {
     let mut wrote_length = false;
     for h in headers {
         out.extend_from_slice(h.name.as_str().as_bytes());
@@ -25,6 +48,8 @@ fn write_headers(headers: &Headers, body_len: usize, out: &mut Vec<u8>) {
         if h.name == HeaderName::ContentLength {
             push_decimal(out, body_len);
             wrote_length = true;
+        } else if sanitise {
+            push_sanitised(out, &h.value);
         } else {
             out.extend_from_slice(h.value.as_bytes());
         }
@@ -49,7 +74,7 @@ impl Request {
         out.reserve(estimate(&self.headers, self.uri.len() + 24, self.body.len()));
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.uri.as_bytes());
+        push_sanitised(out, &self.uri);
         out.push(b' ');
         out.extend_from_slice(SIP_VERSION.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -76,7 +101,7 @@ impl Response {
         }
         push_decimal(out, usize::from(self.status));
         out.push(b' ');
-        out.extend_from_slice(self.reason.as_bytes());
+        push_sanitised(out, &self.reason);
         out.extend_from_slice(b"\r\n");
         write_headers(&self.headers, self.body.len(), out);
         out.extend_from_slice(&self.body);

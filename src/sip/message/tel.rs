@@ -71,9 +71,13 @@ impl TelUri {
         if self.number() != other.number() || self.params.len() != other.params.len() {
             return false;
         }
-        self.params.iter().all(|(name, v)| match other.params.get(name) {
-            None => false,
-            Some(v2) => {
+        if !other.params.iter().all(|(name, _)| self.params.contains(name)) {
+            return false;
+        }
+        // A repeated parameter counts by its first occurrence, on both sides.
+        self.params.iter().all(|(name, _)| match (self.params.get(name).flatten(), other.params.get(name)) {
+            (_, None) => false,
+            (v, Some(v2)) => {
                 let numeric = ["ext", "isub", "phone-context"].iter().any(|p| p.eq_ignore_ascii_case(name));
                 match (v, v2) {
                     (Some(a), Some(b)) if numeric => normalise(a).eq_ignore_ascii_case(&normalise(b)),

@@ -294,7 +294,9 @@ impl SipUri {
         {
             return false;
         }
-        for (name, value) in self.params.iter() {
+        // A repeated parameter counts by its first occurrence, on both sides.
+        for (name, _) in self.params.iter() {
+            let value = self.params.get(name).flatten();
             match other.params.get(name) {
                 Some(v2) if !opt_eq_str(value, v2, true) => return false,
                 Some(_) => {}
@@ -445,6 +447,15 @@ mod tests {
         for (a, b) in ne {
             assert!(!Uri::parse(a).unwrap().equivalent(&Uri::parse(b).unwrap()), "{a} != {b}");
         }
+    }
+
+    #[test]
+    fn repeated_parameter_is_equivalent_to_itself() {
+        // Found by fuzzing: the second `a` used to be compared with the first.
+        let u = Uri::parse("sip:h.example;a=1;a=2").unwrap();
+        assert!(u.equivalent(&u.clone()));
+        let t = Uri::parse("tel:+1;x=1;x=2").unwrap();
+        assert!(t.equivalent(&t.clone()));
     }
 
     #[test]

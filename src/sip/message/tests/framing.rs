@@ -2,14 +2,15 @@
 use super::super::*;
 use super::fixture;
 
-/// Feeds `stream` in chunks of `chunk` bytes and collects what the framer finds.
+/// Feeds `stream` in chunks of `chunk` bytes and collects what a `StreamFramer` finds.
 fn drain(stream: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, ParseError>> {
     let mut buf = Vec::new();
     let mut out = Vec::new();
+    let mut framer = StreamFramer::new();
     for piece in stream.chunks(chunk) {
         buf.extend_from_slice(piece);
         loop {
-            match frame_stream(&buf) {
+            match framer.frame(&buf) {
                 Ok(Framed::Incomplete) => break,
                 Ok(Framed::KeepAlive(n)) => {
                     out.push(Ok(buf[..n].to_vec()));
@@ -85,4 +86,25 @@ fn body_split_across_reads() {
     let mut two = msg.to_vec();
     two.extend_from_slice(msg);
     assert_eq!(frame_stream(&two), Ok(Framed::Message(msg.len())));
+}
+
+#[test]
+fn oversized_headers_trickled_in_are_refused() {
+    let mut framer = StreamFramer::new();
+    let mut buf = b"OPTIONS sip:a@b.example SIP/2.0\r\n".to_vec();
+    let line = b"X-Filler: 0123456789012345678901234567890123456789\r\n";
+    loop {
+        for b in line {
+            buf.push(*b);
+            match framer.frame(&buf) {
+                Ok(Framed::Incomplete) => {}
+                Err(e) => {
+                    assert_eq!(e.kind(), ParseErrorKind::HeadersTooLarge);
+                    assert_eq!(buf.len(), MAX_STREAM_HEADERS);
+                    return;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
 }

@@ -176,3 +176,16 @@ fn ims_invite_round_trip_and_typed_headers() {
     assert_eq!(h.content_length(), Ok(Some(req.body.len())));
     assert!(std::str::from_utf8(&req.body).unwrap().contains("a=des:qos mandatory local sendrecv"));
 }
+
+#[test]
+fn no_header_injection() {
+    // A bare CR inside a header line is refused: a peer might read it as a line end.
+    let e = Message::parse(b"OPTIONS sip:a@b.example SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nX-A: a\rVia: evil\r\nl: 0\r\n\r\n").unwrap_err();
+    assert_eq!(e.kind(), ParseErrorKind::BadHeaderLine);
+    // Values set by code cannot start a line of their own when written.
+    let mut req = Request::new(Method::Options, "sip:a@b.example");
+    req.headers.push(HeaderName::Subject, "hi\r\nVia: SIP/2.0/UDP evil");
+    let text = String::from_utf8(req.to_bytes()).unwrap();
+    assert!(text.contains("Subject: hi  Via: SIP/2.0/UDP evil\r\n"), "{text}");
+    assert_eq!(Message::parse(text.as_bytes()).unwrap().headers().vias().unwrap().len(), 0);
+}

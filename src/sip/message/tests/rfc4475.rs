@@ -100,3 +100,36 @@ fn well_formed_messages_pass_the_checks() {
         assert_eq!(got, want, "{}", cols[0]);
     }
 }
+
+/// Typed values read from the torture messages write back to text that parses to the same value.
+#[test]
+fn typed_values_display_and_parse_back() {
+    let dir = format!("{}/tests/fixtures/rfc4475", env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.extension().is_some_and(|x| x == "dat") {
+            continue;
+        }
+        let Ok(msg) = Message::parse(&std::fs::read(&path).unwrap()) else { continue };
+        let h = msg.headers();
+        for via in h.vias().unwrap_or_default() {
+            assert_eq!(Via::parse(&via.to_string()).as_ref(), Ok(&via), "{path:?}");
+            checked += 1;
+        }
+        let mut addrs: Vec<(HeaderName, NameAddr)> = Vec::new();
+        addrs.extend(h.from_addr().ok().map(|a| (HeaderName::From, a)));
+        addrs.extend(h.to_addr().ok().map(|a| (HeaderName::To, a)));
+        if let Ok(ContactList::Addrs(list)) = h.contacts() {
+            addrs.extend(list.into_iter().map(|a| (HeaderName::Contact, a)));
+        }
+        addrs.extend(h.routes().unwrap_or_default().into_iter().map(|a| (HeaderName::Route, a)));
+        for (name, a) in addrs {
+            let text = a.to_string();
+            assert_eq!(NameAddr::parse(&text, name).as_ref(), Ok(&a), "{path:?}: {text}");
+            assert!(a.uri.equivalent(&Uri::parse(&a.uri.to_string()).unwrap()), "{path:?}: {text}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} values checked");
+}

@@ -113,7 +113,11 @@ impl Headers {
         let field = self.get(&HeaderName::Via).ok_or(HeaderError::Missing(HeaderName::Via))?;
         let parts = scan::split_outside(field, b',')
             .ok_or_else(|| HeaderError::malformed(HeaderName::Via, "unbalanced quotes"))?;
-        Via::parse(parts[0])
+        // Empty list elements are skipped, as in `vias()`.
+        match parts.into_iter().find(|p| !p.is_empty()) {
+            Some(first) => Via::parse(first),
+            None => Err(HeaderError::malformed(HeaderName::Via, "empty")),
+        }
     }
 
     pub fn cseq(&self) -> Result<CSeq, HeaderError> {
