@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{CloseReason, Inbound};
 use crate::metrics::metrics;
-use crate::sip::message::{frame_stream, Framed, Message};
+use crate::sip::message::{Framed, Message, StreamFramer};
 use crate::sip::peer::{ConnId, Peer, Transport};
 
 /// Queue depth of one connection's writer; a peer that does not read is cut off when it fills.
@@ -127,6 +127,8 @@ async fn run_connection(
     });
     let peer = Peer { transport: Transport::Tcp, addr: remote, conn: Some(id) };
     let mut buf = BytesMut::with_capacity(8192);
+    // Resumes where it stopped, so a peer trickling one byte at a time costs linear time.
+    let mut framer = StreamFramer::new();
     let reason = 'conn: loop {
         let read = tokio::select! {
             r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
@@ -139,7 +141,7 @@ async fn run_connection(
             Ok(Ok(_)) => {}
         }
         loop {
-            match frame_stream(&buf) {
+            match framer.frame(&buf) {
                 Ok(Framed::Incomplete) => break,
                 Ok(Framed::KeepAlive(n)) => {
                     // RFC 5626 §4.4.1: a double-CRLF ping gets a single-CRLF pong.

@@ -1,7 +1,7 @@
 //! Framing SIP on streams (TCP, TLS; RFC 3261 §18.3): where each message ends, CRLF keep-alives
 //! (RFC 5626 §3.5.1), and the size limits that keep a peer from holding unbounded memory.
 use super::error::{ParseError, ParseErrorKind as Kind, Seen};
-use super::parse::{header_end, is_response_line, leading_crlf, looks_like_request, parse_length, text, Lines};
+use super::parse::{header_end, header_fields, is_response_line, leading_crlf, looks_like_request, parse_length, text, Lines};
 use super::scan::trim_ws;
 
 /// Largest header section accepted on a stream.
@@ -86,9 +86,11 @@ impl StreamFramer {
             self.scanned = limit;
             return Ok(Framed::Incomplete);
         };
-        let length = content_length(&buf[..end], seen)?;
+        // The stream cannot be framed past this point; answerable errors carry the headers for a 400.
+        let answerable = |e: ParseError| e.with_headers(&header_fields(&buf[..end]));
+        let length = content_length(&buf[..end], seen).map_err(answerable)?;
         if length > MAX_STREAM_BODY {
-            return Err(ParseError::new(Kind::BodyTooLarge, seen));
+            return Err(answerable(ParseError::new(Kind::BodyTooLarge, seen)));
         }
         if buf.len() - end >= length {
             Ok(Framed::Message(end + length))

@@ -211,6 +211,15 @@ fn parse_headers(lines: &mut Lines<'_>) -> HeaderSection {
     HeaderSection { headers, fault, content_length, end: lines.pos }
 }
 
+/// The header fields of a complete header section (the start line skipped), so that a framing
+/// error on a stream can still be answered with the request's Via, From, To, Call-ID and CSeq.
+pub(crate) fn header_fields(head: &[u8]) -> Headers {
+    let (text, _) = head_text(head);
+    let mut lines = Lines::new(&text);
+    lines.next_line();
+    parse_headers(&mut lines).headers
+}
+
 /// The text holding the start line and headers. Normally a borrowed prefix of `buf`; if the header
 /// section is not valid UTF-8, a lossy copy of it plus where the body starts in `buf`.
 fn head_text(buf: &[u8]) -> (Cow<'_, str>, Option<usize>) {

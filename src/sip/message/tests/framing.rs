@@ -108,3 +108,16 @@ fn oversized_headers_trickled_in_are_refused() {
         }
     }
 }
+
+#[test]
+fn a_framing_error_on_a_request_can_still_be_answered() {
+    let msg = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKx\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: cl\r\nCSeq: 1 OPTIONS\r\nContent-Length: abc\r\n\r\n";
+    let err = frame_stream(msg).unwrap_err();
+    let resp = err.response().expect("the headers an answer needs were kept");
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.reason, "Bad Request (bad Content-Length)");
+    assert_eq!(resp.headers.call_id().unwrap(), "cl");
+    // A response with a broken length is never answered.
+    let resp_msg = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKx\r\nContent-Length: abc\r\n\r\n";
+    assert!(frame_stream(resp_msg).unwrap_err().response().is_none());
+}
