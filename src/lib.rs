@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dialplan;
 pub mod logging;
+pub mod media;
 pub mod metrics;
 pub mod runtime;
 pub mod sip;

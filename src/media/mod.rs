@@ -1,0 +1,2 @@
+//! Media: RTP relay, codecs.
+pub mod codec;
