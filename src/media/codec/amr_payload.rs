@@ -300,6 +300,31 @@ impl AmrParams {
         self.modes().filter(|&m| m <= mode).last().or_else(|| self.modes().next()).unwrap_or(0)
     }
 
+    /// These parameters as fmtp pairs (defaults left out), e.g. for an SDP answer.
+    pub fn to_fmtp(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        if let Some(set) = self.mode_set {
+            let modes: Vec<String> = (0..16).filter(|m| set & (1 << m) != 0).map(|m: u8| m.to_string()).collect();
+            v.push(("mode-set".to_owned(), modes.join(",")));
+        }
+        if self.octet_align {
+            v.push(("octet-align".to_owned(), "1".to_owned()));
+        }
+        if self.mode_change_period != 1 {
+            v.push(("mode-change-period".to_owned(), self.mode_change_period.to_string()));
+        }
+        if self.mode_change_capability != 1 {
+            v.push(("mode-change-capability".to_owned(), self.mode_change_capability.to_string()));
+        }
+        if self.mode_change_neighbor {
+            v.push(("mode-change-neighbor".to_owned(), "1".to_owned()));
+        }
+        if let Some(red) = self.max_red {
+            v.push(("max-red".to_owned(), red.to_string()));
+        }
+        v
+    }
+
     /// Packs `packet` into `out` (appended) and returns the bytes written.
     pub fn pack(&self, packet: &AmrPacket, out: &mut Vec<u8>) -> Result<usize, AmrPayloadError> {
         if packet.frames.is_empty() {

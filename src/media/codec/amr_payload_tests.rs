@@ -125,6 +125,11 @@ fn mode_set_restricts_what_we_pack() {
     assert_eq!(p.mode_change_capability, 2);
     assert_eq!(p.max_red, Some(220));
     assert_eq!(p.modes().collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(
+        p.to_fmtp(),
+        fmtp(&[("mode-set", "0,1,2"), ("octet-align", "1"), ("mode-change-capability", "2"), ("max-red", "220")])
+    );
+    assert_eq!(AmrParams::from_fmtp(AmrVariant::Wb, &p.to_fmtp()).unwrap(), p);
     assert_eq!(p.clamp_mode(8), 2);
     assert_eq!(p.clamp_mode(1), 1);
     let frame = AmrFrame::new(AmrVariant::Wb, 8, true, &[0; 60]).unwrap();

@@ -242,6 +242,28 @@ impl CodecConfig {
     }
 }
 
+impl OpusParams {
+    /// These parameters as fmtp pairs (defaults left out), e.g. for an SDP answer.
+    pub fn to_fmtp(&self) -> Vec<(String, String)> {
+        let flags = [
+            ("stereo", self.stereo),
+            ("sprop-stereo", self.sprop_stereo),
+            ("useinbandfec", self.use_inband_fec),
+            ("usedtx", self.use_dtx),
+            ("cbr", self.cbr),
+        ];
+        let mut v: Vec<(String, String)> =
+            flags.iter().filter(|(_, on)| *on).map(|(k, _)| (k.to_string(), "1".to_owned())).collect();
+        if let Some(rate) = self.max_average_bitrate {
+            v.push(("maxaveragebitrate".to_owned(), rate.to_string()));
+        }
+        if let Some(rate) = self.max_playback_rate {
+            v.push(("maxplaybackrate".to_owned(), rate.to_string()));
+        }
+        v
+    }
+}
+
 /// Parses `0`/`1` flags as RFC 7587 defines them.
 fn parse_flag(key: &str, value: &str) -> Result<bool, CodecError> {
     match value.trim() {
@@ -333,5 +355,24 @@ mod tests {
             Err(CodecError::BadFmtp { .. })
         ));
         assert!(CodecConfig::from_sdp("opus", 48000, Some(2), &fmtp(&[("maxaveragebitrate", "9999999")])).is_err());
+        assert_eq!(p.to_fmtp(), fmtp(&[("useinbandfec", "1"), ("maxaveragebitrate", "24000")]));
+    }
+
+    #[test]
+    fn encoders_from_sdp_count_rtp_ticks() {
+        let ticks = |name: &str, clock: u32, ch: Option<u8>| {
+            let c = CodecConfig::from_sdp(name, clock, ch, &[]).unwrap();
+            let e = c.encoder(&EncoderOptions::default()).unwrap();
+            assert_eq!(e.kind(), c.kind);
+            let d = c.decoder().unwrap();
+            assert_eq!(d.sample_rate(), e.sample_rate());
+            (e.frame_samples(), e.rtp_ticks_per_frame())
+        };
+        assert_eq!(ticks("PCMU", 8000, None), (160, 160));
+        assert_eq!(ticks("PCMA", 8000, None), (160, 160));
+        assert_eq!(ticks("G722", 8000, Some(1)), (320, 160));
+        assert_eq!(ticks("opus", 48000, Some(2)), (960, 960));
+        assert_eq!(ticks("AMR", 8000, None), (160, 160));
+        assert_eq!(ticks("AMR-WB", 16000, None), (320, 320));
     }
 }

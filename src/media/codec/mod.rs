@@ -132,6 +132,10 @@ pub trait AudioEncoder: Send {
     }
     /// PCM samples (per channel) that make one payload: the packet time at the sample rate.
     fn frame_samples(&self) -> usize;
+    /// RTP timestamp advance per payload (half of `frame_samples` for G.722).
+    fn rtp_ticks_per_frame(&self) -> u32 {
+        (self.frame_samples() as u64 * u64::from(self.rtp_clock_rate()) / u64::from(self.sample_rate())) as u32
+    }
     /// Encodes exactly `frame_samples() * channels()` samples and appends one payload to `out`.
     ///
     /// Returns the payload length; 0 means "send nothing" (discontinuous transmission).
