@@ -71,22 +71,9 @@ impl AmrEncoder {
         })
     }
 
-    /// Applies a codec mode request from the peer (the CMR of a packet it sent): we move to
-    /// the highest allowed mode not above it. Values that are no mode (15) are ignored.
-    pub fn request_mode(&mut self, mode: u8) {
-        if mode < self.params.variant.speech_modes() {
-            self.target = self.params.clamp_mode(mode);
-        }
-    }
-
     /// The speech mode the next frame will use.
     pub fn mode(&self) -> u8 {
         self.mode
-    }
-
-    /// Asks the peer to send in `mode` (carried as CMR in every packet), or withdraws the request.
-    pub fn set_cmr(&mut self, mode: Option<u8>) {
-        self.cmr = mode.filter(|&m| m < self.params.variant.speech_modes()).unwrap_or(NO_CMR);
     }
 
     /// Steps `mode` towards `target` as `mode-change-period` and `mode-change-neighbor` allow.
@@ -135,6 +122,15 @@ impl AudioEncoder for AmrEncoder {
         self.frames = packet.frames;
         Ok(result?)
     }
+    /// We move to the highest allowed mode not above the request, within the mode-change rules.
+    fn apply_mode_request(&mut self, mode: u8) {
+        if mode < self.params.variant.speech_modes() {
+            self.target = self.params.clamp_mode(mode);
+        }
+    }
+    fn request_peer_mode(&mut self, mode: Option<u8>) {
+        self.cmr = mode.filter(|&m| m < self.params.variant.speech_modes()).unwrap_or(NO_CMR);
+    }
 }
 
 /// AMR or AMR-WB decoder of RFC 4867 payloads.
@@ -160,12 +156,6 @@ impl AmrDecoder {
     /// A decoder for payloads formatted as `params` says (our own fmtp for this payload type).
     pub fn new(params: AmrParams) -> Result<AmrDecoder, CodecError> {
         Ok(AmrDecoder { codec: FrameDecoder::new(params.variant)?, params, last_frames: 1, cmr: None })
-    }
-
-    /// The codec mode the peer last requested (CMR) since the previous call; hand it to the
-    /// encoder of the opposite direction with [`AmrEncoder::request_mode`].
-    pub fn take_cmr(&mut self) -> Option<u8> {
-        self.cmr.take()
     }
 }
 
@@ -194,6 +184,9 @@ impl AudioDecoder for AmrDecoder {
             self.codec.decode(&lost, out);
         }
         Ok(self.last_frames * self.params.variant.frame_samples())
+    }
+    fn take_mode_request(&mut self) -> Option<u8> {
+        self.cmr.take()
     }
 }
 

@@ -126,14 +126,14 @@ fn cmr_travels_and_steers_the_encoder() {
             let mut a = AmrEncoder::new(p.clone(), &opts(20)).unwrap();
             let mut b_dec = AmrDecoder::new(p.clone()).unwrap();
             let mut b_enc = AmrEncoder::new(p.clone(), &opts(20)).unwrap();
-            a.set_cmr(Some(0));
+            a.request_peer_mode(Some(0));
             let mut payload = Vec::new();
             a.encode(&tone, &mut payload).unwrap();
             b_dec.decode(&payload, &mut Vec::new()).unwrap();
-            let cmr = b_dec.take_cmr();
+            let cmr = b_dec.take_mode_request();
             assert_eq!(cmr, Some(0));
-            assert_eq!(b_dec.take_cmr(), None);
-            b_enc.request_mode(cmr.unwrap());
+            assert_eq!(b_dec.take_mode_request(), None);
+            b_enc.apply_mode_request(cmr.unwrap());
             payload.clear();
             b_enc.encode(&tone, &mut payload).unwrap();
             let sent = p.unpack(&payload).unwrap();
@@ -155,7 +155,7 @@ fn mode_set_and_mode_change_rules() {
     .unwrap();
     let mut enc = AmrEncoder::new(p.clone(), &EncoderOptions { amr_mode: Some(8), ..opts(20) }).unwrap();
     assert_eq!(enc.mode(), 8);
-    enc.request_mode(1); // → 0, the highest allowed not above 1
+    enc.apply_mode_request(1); // → 0, the highest allowed not above 1
     let tone = test_signal::tone(1000.0, 16_000, 320, 0.3);
     let mut modes = Vec::new();
     for _ in 0..8 {
@@ -244,4 +244,24 @@ fn malformed_payloads_are_errors() {
             }
         }
     }
+}
+
+#[test]
+fn mode_requests_pass_through_trait_objects() {
+    use crate::media::codec::CodecConfig;
+    let fmtp = vec![("mode-set".to_owned(), "0,1,2".to_owned())];
+    let config = CodecConfig::from_sdp("AMR-WB", 16_000, None, &fmtp).unwrap();
+    let mut a_enc = config.encoder(&opts(20)).unwrap();
+    let mut b_dec = config.decoder().unwrap();
+    let mut b_enc = config.encoder(&opts(20)).unwrap();
+    let tone = test_signal::tone(1000.0, 16_000, 320, 0.3);
+    a_enc.request_peer_mode(Some(1));
+    let mut payload = Vec::new();
+    a_enc.encode(&tone, &mut payload).unwrap();
+    b_dec.decode(&payload, &mut Vec::new()).unwrap();
+    b_enc.apply_mode_request(b_dec.take_mode_request().unwrap());
+    payload.clear();
+    b_enc.encode(&tone, &mut payload).unwrap();
+    let AmrPacket { frames, .. } = AmrParams::new(AmrVariant::Wb).unpack(&payload).unwrap();
+    assert_eq!(frames[0].frame_type(), 1);
 }

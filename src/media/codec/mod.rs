@@ -140,6 +140,16 @@ pub trait AudioEncoder: Send {
     ///
     /// Returns the payload length; 0 means "send nothing" (discontinuous transmission).
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<usize, CodecError>;
+    /// Applies a codec mode request the peer sent (AMR CMR, from
+    /// [`AudioDecoder::take_mode_request`] of the opposite direction); other codecs ignore it.
+    fn apply_mode_request(&mut self, mode: u8) {
+        let _ = mode;
+    }
+    /// Asks the peer to send in `mode` (AMR: the CMR of every packet we send), or stops asking;
+    /// other codecs ignore it.
+    fn request_peer_mode(&mut self, mode: Option<u8>) {
+        let _ = mode;
+    }
 }
 
 /// Decodes RTP payloads of one codec into PCM, and conceals lost packets.
@@ -163,6 +173,11 @@ pub trait AudioDecoder: Send {
     fn conceal_from_next(&mut self, next: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
         let _ = next;
         self.conceal(out)
+    }
+    /// The codec mode the peer last requested since the previous call (AMR CMR); hand it to the
+    /// encoder of the opposite direction with [`AudioEncoder::apply_mode_request`].
+    fn take_mode_request(&mut self) -> Option<u8> {
+        None
     }
 }
 
