@@ -98,6 +98,12 @@ impl CodecKind {
         }
     }
 
+    /// The clock a telephone-event payload type next to this codec must use: the codec's RTP
+    /// clock (RFC 4733 §2.1), so 8 000 for AMR, G.711 and G.722, 16 000 for AMR-WB, 48 000 for Opus.
+    pub const fn telephone_event_clock(self) -> u32 {
+        self.rtp_clock_rate()
+    }
+
     /// Whether [`CodecConfig::encoder`] and [`CodecConfig::decoder`] can build this codec.
     pub const fn is_supported(self) -> bool {
         !matches!(self, CodecKind::Evs | CodecKind::TelephoneEvent)
@@ -324,6 +330,8 @@ mod tests {
         let te = CodecConfig::from_sdp("telephone-event", 16000, None, &fmtp(&[("events", "0-15")])).unwrap();
         assert_eq!(te.params, CodecParams::TelephoneEvent { events: "0-15".into() });
         assert!(matches!(te.decoder(), Err(CodecError::NotAudio(_))));
+        assert_eq!(CodecKind::AmrWb.telephone_event_clock(), 16_000);
+        assert_eq!(CodecKind::G722.telephone_event_clock(), 8_000);
         for kind in CodecKind::ALL {
             assert_eq!(CodecKind::from_rtp_name(kind.rtp_name()), Some(kind));
         }

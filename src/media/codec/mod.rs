@@ -145,6 +145,11 @@ pub trait AudioEncoder: Send {
     fn apply_mode_request(&mut self, mode: u8) {
         let _ = mode;
     }
+    /// Tells the encoder how much loss the peer reports (RTCP), in percent, so codecs with
+    /// in-band FEC (Opus with `useinbandfec=1`) size their redundancy; others ignore it.
+    fn set_expected_loss(&mut self, percent: u8) {
+        let _ = percent;
+    }
     /// Asks the peer to send in `mode` (AMR: the CMR of every packet we send), or stops asking;
     /// other codecs ignore it.
     fn request_peer_mode(&mut self, mode: Option<u8>) {

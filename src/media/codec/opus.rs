@@ -37,6 +37,7 @@ pub struct OpusEncoder {
     channels: u8,
     frame_samples: usize,
     dtx: bool,
+    fec: bool,
 }
 
 impl std::fmt::Debug for OpusEncoder {
@@ -93,6 +94,7 @@ impl OpusEncoder {
             channels: n_channels,
             frame_samples: 48 * options.ptime_ms as usize,
             dtx: params.use_dtx,
+            fec: params.use_inband_fec,
         })
     }
 }
@@ -127,6 +129,14 @@ impl AudioEncoder for OpusEncoder {
         let n = if self.dtx && n <= 2 { 0 } else { n };
         out.truncate(start + n);
         Ok(n)
+    }
+    fn set_expected_loss(&mut self, percent: u8) {
+        if self.fec {
+            // Keep some redundancy even at no reported loss: the next burst comes unannounced.
+            let percent = percent.clamp(FEC_LOSS_PERCENT / 2, 50);
+            // libopus accepts 0..=100; the clamp keeps us inside it.
+            let _ = self.inner.set_packet_loss_perc(percent);
+        }
     }
 }
 
