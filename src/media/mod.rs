@@ -1,9 +1,10 @@
-//! Media: RTP/RTCP packet views, the sans-IO relay of a bridged call, RTP port allocation and the
-//! socket-owning engine that drives relays.
+//! Media: RTP/RTCP packet views, the sans-IO relay of a bridged call, RTP port allocation, the
+//! socket-owning engine that drives relays, and the audio codecs for transcoding.
 //!
 //! `rtp` and `relay` never touch sockets or the clock; `ports` binds sockets and `engine` owns them
 //! in tokio tasks. The call logic talks to the engine with `SessionId`s and hears back through a
 //! channel of `SessionEvent`s.
+pub mod codec;
 pub mod engine;
 pub mod ports;
 pub mod relay;
