@@ -41,6 +41,39 @@ impl TestNode {
         TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), data }
     }
 
+    /// A node whose dialplan is `plan` (TOML text).
+    pub async fn with_plan(plan: &str, tweak: impl FnOnce(&mut Settings)) -> TestNode {
+        let data = tempfile::tempdir().expect("temp dir");
+        let plans = data.path().join("plans");
+        std::fs::create_dir_all(&plans).expect("plans dir");
+        std::fs::write(plans.join("test.toml"), plan).expect("plan written");
+        let mut s = test_settings(&data);
+        s.dialplan_dir = plans;
+        tweak(&mut s);
+        let handle = runtime::start(s).await.expect("node starts");
+        TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), data }
+    }
+
+    /// The call records, waiting (bounded) until there are `n`.
+    pub async fn cdrs(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            let (_, body) = admin_get(self.admin, "/api/v1/cdr?limit=10000").await;
+            let v: serde_json::Value = serde_json::from_str(&body).expect("cdr json");
+            let list = v["cdr"].as_array().cloned().unwrap_or_default();
+            if list.len() >= n {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} call records after 10 s");
+    }
+
+    /// A metric's value from /metrics (first sample whose line starts with `prefix`).
+    pub async fn metric(&self, prefix: &str) -> f64 {
+        let (_, text) = admin_get(self.admin, "/metrics").await;
+        text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    }
+
     /// Drains and waits (bounded) for the node to stop.
     pub async fn stop(mut self) {
         if let Some(h) = self.handle.take() {

@@ -5,6 +5,7 @@ mod harness;
 mod sipp;
 
 mod admin_api;
+mod call_flows;
 mod cli;
 mod registrar_sipp;
 mod rfc4475_wire;

@@ -27,7 +27,11 @@ pub struct Sipp {
 impl Sipp {
     /// A UAC (or UAS with `-sf` of a UAS scenario) talking to `target`, on its own free ports.
     pub fn new(target: Option<SocketAddr>, scenario_file: &str) -> Sipp {
-        let local_port = free_port();
+        Self::at_port(target, scenario_file, free_port())
+    }
+
+    /// Like `new`, on a given local SIP port (a UAS the dialplan routes to, a registered phone).
+    pub fn at_port(target: Option<SocketAddr>, scenario_file: &str, local_port: u16) -> Sipp {
         let media_port = free_port();
         let mut args = vec![
             "-sf".into(),
