@@ -146,3 +146,85 @@ async fn silence_raises_a_media_timeout_event_per_side() {
     assert_eq!(sides, [Side::A, Side::B]);
     drop(pa);
 }
+
+/// CPU time of the calling thread, from the scheduler's accounting (nanoseconds).
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(s.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+/// 200 sessions, each peer sending 50 packets/s (G.711 pacing) both ways, for 5 s. The engine runs
+/// on one current-thread runtime, so its thread's CPU time is the relay's whole cost.
+#[test]
+#[ignore = "benchmark: cargo test --release --lib media::engine::tests::bench_200_sessions -- --ignored --nocapture"]
+fn bench_200_sessions() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const SESSIONS: usize = 200;
+    const PACE: Duration = Duration::from_millis(20);
+    const RUN: Duration = Duration::from_secs(5);
+    let (info_tx, info_rx) = std::sync::mpsc::channel::<Vec<SessionInfo>>();
+    let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Vec<(SocketAddr, SocketAddr)>>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_engine = stop.clone();
+    let engine = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut engine = MediaEngine::new(44_000..=45_999, LO, RelayConfig::default()).unwrap();
+            let infos: Vec<_> = (0..SESSIONS).map(|i| engine.open_session(&format!("bench{i}")).unwrap()).collect();
+            info_tx.send(infos.clone()).unwrap();
+            let peers = peers_rx.recv().unwrap();
+            for (info, (a, b)) in infos.iter().zip(peers) {
+                engine.set_remote(info.id, Side::A, remote(a, None)).unwrap();
+                engine.set_remote(info.id, Side::B, remote(b, None)).unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: latching, buffers
+            let before: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.a.packets_out + s.b.packets_out).unwrap()).sum();
+            let cpu0 = thread_cpu();
+            let t0 = std::time::Instant::now();
+            while !stop_engine.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let (cpu, wall) = (thread_cpu() - cpu0, t0.elapsed());
+            let after: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.a.packets_out + s.b.packets_out).unwrap()).sum();
+            let lost: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.send_failed + s.a.dropped.total() + s.b.dropped.total()).unwrap()).sum();
+            (after - before, cpu, wall, lost)
+        })
+    });
+    let infos = info_rx.recv().unwrap();
+    let bind = || {
+        let s = std::net::UdpSocket::bind((LO, 0)).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    };
+    let peers: Vec<_> = (0..SESSIONS).map(|_| (bind(), bind())).collect();
+    peers_tx.send(peers.iter().map(|(a, b)| (a.local_addr().unwrap(), b.local_addr().unwrap())).collect()).unwrap();
+    let mut received = 0u64;
+    let mut buf = [0u8; 2048];
+    let start = std::time::Instant::now();
+    let mut seq = 0u16;
+    while start.elapsed() < RUN + Duration::from_secs(1) {
+        let tick = std::time::Instant::now();
+        for (info, (a, b)) in infos.iter().zip(&peers) {
+            let _ = a.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xa, false, &[0xd5; 160]), info.a.rtp);
+            let _ = b.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xb, false, &[0xd5; 160]), info.b.rtp);
+        }
+        seq = seq.wrapping_add(1);
+        for (a, b) in &peers {
+            while a.recv_from(&mut buf).is_ok() || b.recv_from(&mut buf).is_ok() {
+                received += 1;
+            }
+        }
+        std::thread::sleep(PACE.saturating_sub(tick.elapsed()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (relayed, cpu, wall, lost) = engine.join().unwrap();
+    let pps = relayed as f64 / wall.as_secs_f64();
+    let per_packet = cpu.as_nanos() as f64 / relayed.max(1) as f64;
+    println!(
+        "{SESSIONS} sessions: {pps:.0} relayed packets/s, engine thread CPU {:.1}% of one core, {:.2} µs CPU per packet \
+         (≈ {:.0} packets/s per core at saturation), {lost} dropped or failed, {received} received by peers",
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        per_packet / 1000.0,
+        1e9 / per_packet
+    );
+}

@@ -339,6 +339,10 @@ fn relay_rtcp(now: Instant, rx: &mut LegRelay, tx: &mut LegRelay, channel: Chann
     }
     rx.stats.rtcp_in += 1;
     rx.last_rtcp = Some(now);
+    if rx.hold {
+        // On hold RTCP alone proves the peer alive and re-arms a timeout that fired.
+        rx.timed_out = false;
+    }
     let Some((to, via)) = tx.rtcp_destination() else { return Verdict::Drop(DropReason::NoDestination) };
     rewrite_rtcp(data, &tx.tx, &rx.tx);
     Verdict::Forward { to, via }
