@@ -145,11 +145,8 @@ impl MediaEngine {
         self.next_id += 1;
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
-        let shared = Arc::new(Shared {
-            bridge: Mutex::new(Bridge::new(&self.config)),
-            wake: Notify::new(),
-            send_failed: Default::default(),
-        });
+        let shared =
+            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default() });
         let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
         let task = tokio::spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
@@ -241,7 +238,8 @@ struct Counters {
     c: [[IntCounter; 6]; 2],
 }
 
-const RESULTS: [&str; 6] = ["relayed", "dropped_foreign", "dropped_malformed", "dropped_not_latched", "dropped_no_destination", "send_failed"];
+const RESULTS: [&str; 6] =
+    ["relayed", "dropped_foreign", "dropped_malformed", "dropped_not_latched", "dropped_no_destination", "send_failed"];
 
 fn counters() -> &'static Counters {
     static C: OnceLock<Counters> = OnceLock::new();

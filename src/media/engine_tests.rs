@@ -186,7 +186,8 @@ fn bench_200_sessions() {
             }
             let (cpu, wall) = (thread_cpu() - cpu0, t0.elapsed());
             let after: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.a.packets_out + s.b.packets_out).unwrap()).sum();
-            let lost: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.send_failed + s.a.dropped.total() + s.b.dropped.total()).unwrap()).sum();
+            let lost: u64 =
+                infos.iter().map(|i| engine.stats(i.id).map(|s| s.send_failed + s.a.dropped.total() + s.b.dropped.total()).unwrap()).sum();
             (after - before, cpu, wall, lost)
         })
     });

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use latch::{Admit, Latch};
 use rewrite::{rewrite_rtcp, Rewriter};
-pub use stats::{DropCounts, DropReason, LegStats};
 use stats::Reception;
+pub use stats::{DropCounts, DropReason, LegStats};
 
 use crate::media::rtp::{classify, PacketKind, RtcpCompound, RtpHeaderMut};
 
@@ -218,8 +218,7 @@ pub struct Bridge {
 
 impl Bridge {
     pub fn new(config: &RelayConfig) -> Bridge {
-        Bridge {
-            legs: [LegRelay::new(config), LegRelay::new(config)], rtp_timeout: config.rtp_timeout, hold_timeout: config.hold_timeout }
+        Bridge { legs: [LegRelay::new(config), LegRelay::new(config)], rtp_timeout: config.rtp_timeout, hold_timeout: config.hold_timeout }
     }
 
     pub fn leg(&self, side: Side) -> &LegRelay {
@@ -277,7 +276,11 @@ impl Bridge {
             match leg.deadline() {
                 Some(d) if d <= now => {
                     leg.timed_out = true;
-                    let since = if leg.hold { [leg.armed_at, leg.last_rtp, leg.last_rtcp].into_iter().flatten().max() } else { leg.last_rtp.max(leg.armed_at) };
+                    let since = if leg.hold {
+                        [leg.armed_at, leg.last_rtp, leg.last_rtcp].into_iter().flatten().max()
+                    } else {
+                        leg.last_rtp.max(leg.armed_at)
+                    };
                     let silent_for = since.map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
                     return Some(MediaEvent::Timeout { side, on_hold: leg.hold, silent_for });
                 }

@@ -176,7 +176,10 @@ fn rtcp_from_elsewhere_is_foreign_and_garbage_is_malformed() {
     assert_eq!(v, Verdict::Drop(DropReason::Malformed));
     for bad in [&[0u8, 1, 0, 0][..], &[0x80, 0, 0][..], &[0x17, 0xfe][..], &[][..]] {
         let mut b = bad.to_vec();
-        assert_eq!(f.bridge.handle_packet(f.t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut b), Verdict::Drop(DropReason::Malformed));
+        assert_eq!(
+            f.bridge.handle_packet(f.t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut b),
+            Verdict::Drop(DropReason::Malformed)
+        );
     }
     let d = f.bridge.leg(Side::A).stats().dropped;
     assert_eq!((d.foreign, d.malformed), (1, 5));
@@ -187,14 +190,16 @@ fn telephone_events_pass_unchanged_with_their_end_redundancy() {
     let mut f = Fixture::new(RelayConfig::default());
     f.rtp(0, Side::A, "10.0.0.1:4000", 10, 1600, 0xa);
     f.rtp(20, Side::A, "10.0.0.2:6000", 99, 0, 0xa); // foreign, ignored
-    // Digit 5: start (marker), two updates, then the end packet three times (RFC 4733 §2.5.1.4),
-    // all with the event's start timestamp.
+                                                     // Digit 5: start (marker), two updates, then the end packet three times (RFC 4733 §2.5.1.4),
+                                                     // all with the event's start timestamp.
     let mut sent = Vec::new();
-    let plan = [(false, 160u16, true), (false, 320, false), (false, 480, false), (true, 640, false), (true, 640, false), (true, 640, false)];
+    let plan =
+        [(false, 160u16, true), (false, 320, false), (false, 480, false), (true, 640, false), (true, 640, false), (true, 640, false)];
     for (i, (end, duration, marker)) in plan.into_iter().enumerate() {
         let payload = testpkt::dtmf(5, end, duration);
         let mut p = testpkt::rtp(101, 11 + i as u16, 1760, 0xa, marker, &payload);
-        let v = f.bridge.handle_packet(f.t0 + Duration::from_millis(20 + 20 * i as u64), Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p);
+        let v =
+            f.bridge.handle_packet(f.t0 + Duration::from_millis(20 + 20 * i as u64), Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p);
         assert_eq!(v, fwd("10.0.0.2:6000"));
         let r = RtpPacket::parse(&p).unwrap();
         assert_eq!((r.payload_type(), r.timestamp(), r.marker(), r.sequence()), (101, 1760, marker, 11 + i as u16));
