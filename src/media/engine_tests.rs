@@ -75,6 +75,10 @@ async fn relays_500_packets_each_way_without_loss() {
     }
     assert_eq!(stats.send_failed, 0);
     assert_eq!(engine.ports().in_use(), 0);
+    // Other tests share the process-wide registry, so only a lower bound holds.
+    let relayed = crate::metrics::metrics().rtp_packets.with_label_values(&["a_to_b", "relayed"]).get();
+    assert!(relayed >= 500, "{relayed}");
+    assert!(crate::metrics::metrics().render().contains("ncgw_rtp_ports_in_use"));
 }
 
 #[tokio::test]

@@ -333,7 +333,12 @@ fn relay_rtcp(now: Instant, rx: &mut LegRelay, tx: &mut LegRelay, channel: Chann
             None if rx.rtp_latch.expected() == Some(from) => Admit::Accept,
             None => Admit::Probation,
         },
-        Channel::Rtcp => rx.rtcp_latch.admit(now, from, sender, None),
+        // RTCP on its own port must come from the host the RTP comes from (or is expected from), so
+        // a stranger cannot win the RTCP latch before the RTP one exists.
+        Channel::Rtcp => match rx.rtp_latch.destination() {
+            Some(rtp) if rtp.ip() != from.ip() => Admit::Foreign,
+            _ => rx.rtcp_latch.admit(now, from, sender, None),
+        },
     };
     match admit {
         Admit::Accept | Admit::Latched => {}

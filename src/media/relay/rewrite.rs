@@ -227,3 +227,17 @@ fn rewrite_sdes(p: &mut [u8], chunks: usize, forward: &Rewriter) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unmap_ext_seq;
+
+    #[test]
+    fn an_extended_sequence_number_goes_back_across_a_cycle() {
+        assert_eq!(unmap_ext_seq((2 << 16) | 1005, 950), (2 << 16) | 55);
+        // Relayed 10 in cycle 2 was 64_596 in cycle 1 of the source.
+        assert_eq!(unmap_ext_seq((2 << 16) | 10, 950), (1 << 16) | 64_596);
+        assert_eq!(unmap_ext_seq(10, 950), 0xffff_0000 | 64_596);
+        assert_eq!(unmap_ext_seq(77, 0), 77);
+    }
+}

@@ -320,3 +320,16 @@ fn nothing_is_sent_before_the_other_side_has_an_address() {
     let mut p = testpkt::rtp(0, 2, 160, 0xa, false, &[0; 160]);
     assert_eq!(bridge.handle_packet(t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p), fwd("10.0.0.2:6000"));
 }
+
+#[test]
+fn rtcp_on_its_own_port_must_come_from_the_rtp_host() {
+    let mut f = Fixture::new(RelayConfig::default());
+    f.rtp(0, Side::B, "10.0.0.2:6000", 1, 0, 0xb);
+    let mut rr = testpkt::rr(0xb, &[]);
+    let v = f.bridge.handle_packet(f.t0, Side::B, Channel::Rtcp, addr("10.6.6.6:6001"), &mut rr);
+    assert_eq!(v, Verdict::Drop(DropReason::Foreign));
+    // From the RTP host, on another port than the SDP's (a NAT): latched on the first packet.
+    let v = f.bridge.handle_packet(f.t0, Side::B, Channel::Rtcp, addr("10.0.0.2:7777"), &mut rr);
+    assert_eq!(v, fwd("10.0.0.1:4000"));
+    assert_eq!(f.bridge.leg(Side::B).rtcp_destination(), Some((addr("10.0.0.2:7777"), Channel::Rtcp)));
+}
