@@ -129,6 +129,13 @@ async fn ports_are_released_on_close_and_on_engine_drop() {
     assert_eq!(ports.in_use(), 0);
 }
 
+#[test]
+fn opening_a_session_outside_a_runtime_is_an_error_not_a_panic() {
+    let mut engine = MediaEngine::new(43_500..=43_599, LO, RelayConfig::default()).unwrap();
+    assert!(matches!(engine.open_session("x"), Err(MediaError::NoRuntime)));
+    assert_eq!(engine.ports().in_use(), 0);
+}
+
 #[tokio::test]
 async fn silence_raises_a_media_timeout_event_per_side() {
     let config = RelayConfig { rtp_timeout: Duration::from_millis(300), ..RelayConfig::default() };
