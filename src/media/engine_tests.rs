@@ -82,6 +82,34 @@ async fn relays_500_packets_each_way_without_loss() {
 }
 
 #[tokio::test]
+async fn a_transfer_on_side_b_keeps_the_stream_to_a_continuous() {
+    let Call { mut engine, info, pa, pb } = call(43_600..=43_699, RelayConfig::default()).await;
+    for seq in 100..110u16 {
+        pb.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xb1, false, &[0; 160]), info.b.rtp).await.unwrap();
+        recv(&pa).await;
+    }
+    // The agent leg is replaced: a new phone with its own SSRC, sequence and timestamps.
+    let (pc, c) = peer().await;
+    engine.set_remote(info.id, Side::B, remote(c, None)).unwrap();
+    for (k, seq) in (7000..7010u16).enumerate() {
+        pc.send_to(&testpkt::rtp(0, seq, 0x5000_0000 + 160 * u32::from(seq), 0xc2, false, &[0; 160]), info.b.rtp).await.unwrap();
+        let p = recv(&pa).await.0;
+        let v = RtpPacket::parse(&p).unwrap();
+        assert_eq!((v.ssrc(), v.sequence(), v.marker()), (0xb1, 110 + k as u16, k == 0));
+        if k == 0 {
+            // The timestamp moved on from the last one sent (109 × 160) by the real gap.
+            assert!(v.timestamp() > 109 * 160 && v.timestamp() < 109 * 160 + 8000 * 5, "{}", v.timestamp());
+        }
+    }
+    // The old phone is no longer heard.
+    pb.send_to(&testpkt::rtp(0, 110, 0, 0xb1, false, &[0; 160]), info.b.rtp).await.unwrap();
+    pc.send_to(&testpkt::rtp(0, 7010, 0, 0xc2, false, &[0; 160]), info.b.rtp).await.unwrap();
+    assert_eq!(RtpPacket::parse(&recv(&pa).await.0).unwrap().sequence(), 120);
+    let s = engine.stats(info.id).unwrap();
+    assert_eq!((s.a.source_switches, s.b.dropped.foreign, s.b.ssrc), (1, 1, Some(0xc2)));
+}
+
+#[tokio::test]
 async fn a_third_address_is_dropped_counted_and_never_forwarded() {
     let Call { engine, info, pa, pb } = call(43_100..=43_199, RelayConfig::default()).await;
     pa.send_to(&testpkt::rtp(0, 1, 0, 0xaaaa, false, &[0; 160]), info.a.rtp).await.unwrap();

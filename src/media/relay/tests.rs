@@ -333,3 +333,29 @@ fn rtcp_on_its_own_port_must_come_from_the_rtp_host() {
     assert_eq!(v, fwd("10.0.0.1:4000"));
     assert_eq!(f.bridge.leg(Side::B).rtcp_destination(), Some((addr("10.0.0.2:7777"), Channel::Rtcp)));
 }
+
+/// The relay's own cost per packet, without sockets.
+#[test]
+#[ignore = "benchmark: cargo test --release --lib media::relay::tests::bench_handle_packet -- --ignored --nocapture"]
+fn bench_handle_packet() {
+    let mut f = Fixture::new(RelayConfig::default());
+    let mut p = testpkt::rtp(0, 0, 0, 0xa, false, &[0xd5; 160]);
+    const N: u32 = 2_000_000;
+    let start = std::time::Instant::now();
+    for i in 0..N {
+        let seq = i as u16;
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&(160 * i).to_be_bytes());
+        p[8..12].copy_from_slice(&0xau32.to_be_bytes());
+        let v = f.bridge.handle_packet(
+            f.t0 + Duration::from_micros(20_000 * u64::from(i)),
+            Side::A,
+            Channel::Rtp,
+            addr("10.0.0.1:4000"),
+            &mut p,
+        );
+        assert!(matches!(v, Verdict::Forward { .. }));
+    }
+    let per = start.elapsed() / N;
+    println!("Bridge::handle_packet: {per:?} per RTP packet ({:.1} M packets/s)", 1e3 / per.as_nanos() as f64);
+}
