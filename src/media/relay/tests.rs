@@ -111,8 +111,16 @@ fn a_new_ssrc_is_spliced_into_one_continuous_stream() {
     // A late packet of the new source keeps its place.
     let (_, p) = f.rtp(170, Side::B, "10.0.0.2:6000", 6, 0x7000_0000 - 160, 0x2222);
     assert_eq!(header(&p), (0x1111, 1, 1000 + 4 * 160 + 320, false));
+    // A straggler of the old source keeps its old place instead of switching back.
+    let (_, p) = f.rtp(175, Side::B, "10.0.0.2:6000", 65_535, 1000 + 2 * 160, 0x1111);
+    assert_eq!(header(&p), (0x1111, 65_535, 1000 + 2 * 160, false));
+    let (_, p) = f.rtp(180, Side::B, "10.0.0.2:6000", 9, 0x7000_0000 + 320, 0x2222);
+    assert_eq!(header(&p), (0x1111, 4, 1000 + 4 * 160 + 800, false));
     assert_eq!(f.bridge.leg(Side::A).stats().source_switches, 1);
-    assert_eq!(f.bridge.leg(Side::B).stats().ssrc, Some(0x2222));
+    // The old source coming back for real (far from where it stopped) is a switch.
+    let (_, p) = f.rtp(200, Side::B, "10.0.0.2:6000", 30_000, 1, 0x1111);
+    assert_eq!(header(&p), (0x1111, 5, 1000 + 4 * 160 + 800 + 160, true));
+    assert_eq!(f.bridge.leg(Side::A).stats().source_switches, 2);
 }
 
 #[test]
