@@ -136,22 +136,20 @@ impl MediaEngine {
         self.sessions.len()
     }
 
-    /// Binds two legs (side A, side B) and starts relaying between them. Must run inside a tokio
-    /// runtime. `label` names the session in logs and stats (a call id, not a phone number).
+    /// Binds two legs (side A, side B) and starts relaying between them; needs a tokio runtime
+    /// (`MediaError::NoRuntime` otherwise). `label` names the session in logs and stats (a call id, not a phone number).
     pub fn open_session(&mut self, label: &str) -> Result<SessionInfo, MediaError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
         let a = self.ports.allocate(self.bind_ip)?;
         let b = self.ports.allocate(self.bind_ip)?;
         let id = SessionId(self.next_id);
         self.next_id += 1;
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
-        let shared = Arc::new(Shared {
-            bridge: Mutex::new(Bridge::new(&self.config)),
-            wake: Notify::new(),
-            send_failed: Default::default(),
-        });
+        let shared =
+            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default() });
         let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
-        let task = tokio::spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
+        let task = runtime.spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
         self.sessions.insert(id, Session { label: label.to_owned(), shared, task, _leases: [a_lease, b_lease] });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
@@ -241,7 +239,8 @@ struct Counters {
     c: [[IntCounter; 6]; 2],
 }
 
-const RESULTS: [&str; 6] = ["relayed", "dropped_foreign", "dropped_malformed", "dropped_not_latched", "dropped_no_destination", "send_failed"];
+const RESULTS: [&str; 6] =
+    ["relayed", "dropped_foreign", "dropped_malformed", "dropped_not_latched", "dropped_no_destination", "send_failed"];
 
 fn counters() -> &'static Counters {
     static C: OnceLock<Counters> = OnceLock::new();

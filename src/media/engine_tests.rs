@@ -75,6 +75,38 @@ async fn relays_500_packets_each_way_without_loss() {
     }
     assert_eq!(stats.send_failed, 0);
     assert_eq!(engine.ports().in_use(), 0);
+    // Other tests share the process-wide registry, so only a lower bound holds.
+    let relayed = crate::metrics::metrics().rtp_packets.with_label_values(&["a_to_b", "relayed"]).get();
+    assert!(relayed >= 500, "{relayed}");
+    assert!(crate::metrics::metrics().render().contains("ncgw_rtp_ports_in_use"));
+}
+
+#[tokio::test]
+async fn a_transfer_on_side_b_keeps_the_stream_to_a_continuous() {
+    let Call { mut engine, info, pa, pb } = call(43_600..=43_699, RelayConfig::default()).await;
+    for seq in 100..110u16 {
+        pb.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xb1, false, &[0; 160]), info.b.rtp).await.unwrap();
+        recv(&pa).await;
+    }
+    // The agent leg is replaced: a new phone with its own SSRC, sequence and timestamps.
+    let (pc, c) = peer().await;
+    engine.set_remote(info.id, Side::B, remote(c, None)).unwrap();
+    for (k, seq) in (7000..7010u16).enumerate() {
+        pc.send_to(&testpkt::rtp(0, seq, 0x5000_0000 + 160 * u32::from(seq), 0xc2, false, &[0; 160]), info.b.rtp).await.unwrap();
+        let p = recv(&pa).await.0;
+        let v = RtpPacket::parse(&p).unwrap();
+        assert_eq!((v.ssrc(), v.sequence(), v.marker()), (0xb1, 110 + k as u16, k == 0));
+        if k == 0 {
+            // The timestamp moved on from the last one sent (109 × 160) by the real gap.
+            assert!(v.timestamp() > 109 * 160 && v.timestamp() < 109 * 160 + 8000 * 5, "{}", v.timestamp());
+        }
+    }
+    // The old phone is no longer heard.
+    pb.send_to(&testpkt::rtp(0, 110, 0, 0xb1, false, &[0; 160]), info.b.rtp).await.unwrap();
+    pc.send_to(&testpkt::rtp(0, 7010, 0, 0xc2, false, &[0; 160]), info.b.rtp).await.unwrap();
+    assert_eq!(RtpPacket::parse(&recv(&pa).await.0).unwrap().sequence(), 120);
+    let s = engine.stats(info.id).unwrap();
+    assert_eq!((s.a.source_switches, s.b.dropped.foreign, s.b.ssrc), (1, 1, Some(0xc2)));
 }
 
 #[tokio::test]
@@ -125,6 +157,13 @@ async fn ports_are_released_on_close_and_on_engine_drop() {
     assert_eq!(ports.in_use(), 0);
 }
 
+#[test]
+fn opening_a_session_outside_a_runtime_is_an_error_not_a_panic() {
+    let mut engine = MediaEngine::new(43_500..=43_599, LO, RelayConfig::default()).unwrap();
+    assert!(matches!(engine.open_session("x"), Err(MediaError::NoRuntime)));
+    assert_eq!(engine.ports().in_use(), 0);
+}
+
 #[tokio::test]
 async fn silence_raises_a_media_timeout_event_per_side() {
     let config = RelayConfig { rtp_timeout: Duration::from_millis(300), ..RelayConfig::default() };
@@ -145,4 +184,87 @@ async fn silence_raises_a_media_timeout_event_per_side() {
     sides.sort_by_key(|s| s.code());
     assert_eq!(sides, [Side::A, Side::B]);
     drop(pa);
+}
+
+/// CPU time of the calling thread, from the scheduler's accounting (nanoseconds).
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(s.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+/// 200 sessions, each peer sending 50 packets/s (G.711 pacing) both ways, for 5 s. The engine runs
+/// on one current-thread runtime, so its thread's CPU time is the relay's whole cost.
+#[test]
+#[ignore = "benchmark: cargo test --release --lib media::engine::tests::bench_200_sessions -- --ignored --nocapture"]
+fn bench_200_sessions() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const SESSIONS: usize = 200;
+    const PACE: Duration = Duration::from_millis(20);
+    const RUN: Duration = Duration::from_secs(5);
+    let (info_tx, info_rx) = std::sync::mpsc::channel::<Vec<SessionInfo>>();
+    let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Vec<(SocketAddr, SocketAddr)>>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_engine = stop.clone();
+    let engine = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut engine = MediaEngine::new(44_000..=45_999, LO, RelayConfig::default()).unwrap();
+            let infos: Vec<_> = (0..SESSIONS).map(|i| engine.open_session(&format!("bench{i}")).unwrap()).collect();
+            info_tx.send(infos.clone()).unwrap();
+            let peers = peers_rx.recv().unwrap();
+            for (info, (a, b)) in infos.iter().zip(peers) {
+                engine.set_remote(info.id, Side::A, remote(a, None)).unwrap();
+                engine.set_remote(info.id, Side::B, remote(b, None)).unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: latching, buffers
+            let before: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.a.packets_out + s.b.packets_out).unwrap()).sum();
+            let cpu0 = thread_cpu();
+            let t0 = std::time::Instant::now();
+            while !stop_engine.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let (cpu, wall) = (thread_cpu() - cpu0, t0.elapsed());
+            let after: u64 = infos.iter().map(|i| engine.stats(i.id).map(|s| s.a.packets_out + s.b.packets_out).unwrap()).sum();
+            let lost: u64 =
+                infos.iter().map(|i| engine.stats(i.id).map(|s| s.send_failed + s.a.dropped.total() + s.b.dropped.total()).unwrap()).sum();
+            (after - before, cpu, wall, lost)
+        })
+    });
+    let infos = info_rx.recv().unwrap();
+    let bind = || {
+        let s = std::net::UdpSocket::bind((LO, 0)).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    };
+    let peers: Vec<_> = (0..SESSIONS).map(|_| (bind(), bind())).collect();
+    peers_tx.send(peers.iter().map(|(a, b)| (a.local_addr().unwrap(), b.local_addr().unwrap())).collect()).unwrap();
+    let mut received = 0u64;
+    let mut buf = [0u8; 2048];
+    let start = std::time::Instant::now();
+    let mut seq = 0u16;
+    while start.elapsed() < RUN + Duration::from_secs(1) {
+        let tick = std::time::Instant::now();
+        for (info, (a, b)) in infos.iter().zip(&peers) {
+            let _ = a.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xa, false, &[0xd5; 160]), info.a.rtp);
+            let _ = b.send_to(&testpkt::rtp(0, seq, 160 * u32::from(seq), 0xb, false, &[0xd5; 160]), info.b.rtp);
+        }
+        seq = seq.wrapping_add(1);
+        for (a, b) in &peers {
+            while a.recv_from(&mut buf).is_ok() || b.recv_from(&mut buf).is_ok() {
+                received += 1;
+            }
+        }
+        std::thread::sleep(PACE.saturating_sub(tick.elapsed()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (relayed, cpu, wall, lost) = engine.join().unwrap();
+    let pps = relayed as f64 / wall.as_secs_f64();
+    let per_packet = cpu.as_nanos() as f64 / relayed.max(1) as f64;
+    println!(
+        "{SESSIONS} sessions: {pps:.0} relayed packets/s, engine thread CPU {:.1}% of one core, {:.2} µs CPU per packet \
+         (≈ {:.0} packets/s per core at saturation), {lost} dropped or failed, {received} received by peers",
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        per_packet / 1000.0,
+        1e9 / per_packet
+    );
 }

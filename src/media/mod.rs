@@ -33,6 +33,9 @@ pub enum MediaError {
     /// A bound socket could not be handed to the runtime (no tokio runtime, or the OS refused).
     #[error("cannot register the socket {addr} with the runtime: {source}")]
     Register { addr: SocketAddr, source: std::io::Error },
+    /// A caller bug: `open_session` was called outside a tokio runtime.
+    #[error("media sessions need a tokio runtime with I/O enabled")]
+    NoRuntime,
     /// A caller bug: the session id names no open session.
     #[error("no media session {0}")]
     UnknownSession(SessionId),

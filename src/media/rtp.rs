@@ -344,12 +344,9 @@ pub struct TelephoneEvent {
 impl TelephoneEvent {
     pub fn parse(payload: &[u8]) -> Result<TelephoneEvent, RtpError> {
         match payload {
-            [event, flags, d0, d1, ..] => Ok(TelephoneEvent {
-                event: *event,
-                end: flags & 0x80 != 0,
-                volume: flags & 0x3f,
-                duration: u16::from_be_bytes([*d0, *d1]),
-            }),
+            [event, flags, d0, d1, ..] => {
+                Ok(TelephoneEvent { event: *event, end: flags & 0x80 != 0, volume: flags & 0x3f, duration: u16::from_be_bytes([*d0, *d1]) })
+            }
             _ => Err(RtpError::ShortEvent(payload.len())),
         }
     }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use latch::{Admit, Latch};
 use rewrite::{rewrite_rtcp, Rewriter};
-pub use stats::{DropCounts, DropReason, LegStats};
 use stats::Reception;
+pub use stats::{DropCounts, DropReason, LegStats};
 
 use crate::media::rtp::{classify, PacketKind, RtcpCompound, RtpHeaderMut};
 
@@ -218,8 +218,7 @@ pub struct Bridge {
 
 impl Bridge {
     pub fn new(config: &RelayConfig) -> Bridge {
-        Bridge {
-            legs: [LegRelay::new(config), LegRelay::new(config)], rtp_timeout: config.rtp_timeout, hold_timeout: config.hold_timeout }
+        Bridge { legs: [LegRelay::new(config), LegRelay::new(config)], rtp_timeout: config.rtp_timeout, hold_timeout: config.hold_timeout }
     }
 
     pub fn leg(&self, side: Side) -> &LegRelay {
@@ -277,7 +276,11 @@ impl Bridge {
             match leg.deadline() {
                 Some(d) if d <= now => {
                     leg.timed_out = true;
-                    let since = if leg.hold { [leg.armed_at, leg.last_rtp, leg.last_rtcp].into_iter().flatten().max() } else { leg.last_rtp.max(leg.armed_at) };
+                    let since = if leg.hold {
+                        [leg.armed_at, leg.last_rtp, leg.last_rtcp].into_iter().flatten().max()
+                    } else {
+                        leg.last_rtp.max(leg.armed_at)
+                    };
                     let silent_for = since.map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
                     return Some(MediaEvent::Timeout { side, on_hold: leg.hold, silent_for });
                 }
@@ -330,7 +333,12 @@ fn relay_rtcp(now: Instant, rx: &mut LegRelay, tx: &mut LegRelay, channel: Chann
             None if rx.rtp_latch.expected() == Some(from) => Admit::Accept,
             None => Admit::Probation,
         },
-        Channel::Rtcp => rx.rtcp_latch.admit(now, from, sender, None),
+        // RTCP on its own port must come from the host the RTP comes from (or is expected from), so
+        // a stranger cannot win the RTCP latch before the RTP one exists.
+        Channel::Rtcp => match rx.rtp_latch.destination() {
+            Some(rtp) if rtp.ip() != from.ip() => Admit::Foreign,
+            _ => rx.rtcp_latch.admit(now, from, sender, None),
+        },
     };
     match admit {
         Admit::Accept | Admit::Latched => {}
@@ -339,6 +347,10 @@ fn relay_rtcp(now: Instant, rx: &mut LegRelay, tx: &mut LegRelay, channel: Chann
     }
     rx.stats.rtcp_in += 1;
     rx.last_rtcp = Some(now);
+    if rx.hold {
+        // On hold RTCP alone proves the peer alive and re-arms a timeout that fired.
+        rx.timed_out = false;
+    }
     let Some((to, via)) = tx.rtcp_destination() else { return Verdict::Drop(DropReason::NoDestination) };
     rewrite_rtcp(data, &tx.tx, &rx.tx);
     Verdict::Forward { to, via }

@@ -8,6 +8,8 @@
 //! highest one sent by the arrival-time gap × clock rate; the marker bit flags the discontinuity to
 //! the receiver's jitter buffer. Later packets of that source keep the same offsets, so their
 //! relative timing (and RFC 4733 events, which repeat their start timestamp) survive unchanged.
+//! A straggler of the source before the switch (landing within 100 sequence numbers of the top)
+//! keeps that source's old mapping instead of switching back; further back, it is a real return.
 //! RTCP crossing the relay is rewritten with the same mappings.
 use std::time::Instant;
 
@@ -31,7 +33,14 @@ pub(crate) struct Rewriter {
     active: Option<Active>,
     force_switch: bool,
     switches: u32,
+    /// The source before the last switch (SSRC, sequence and timestamp offsets), to place its
+    /// stragglers instead of switching back to it.
+    previous: Option<(u32, u16, u32)>,
 }
+
+/// How far behind the highest sequence number sent a straggler of the previous source may land
+/// (RFC 3550 A.1's MAX_MISORDER).
+const MAX_MISORDER: u16 = 100;
 
 impl Rewriter {
     /// The next packet starts a new source even if it keeps its SSRC.
@@ -56,6 +65,14 @@ impl Rewriter {
                 return;
             }
             Some(a) if a.in_ssrc == ssrc && !self.force_switch => a,
+            Some(a) if !self.force_switch && self.is_straggler(&a, ssrc, seq) => {
+                // A late packet of the source before the switch: its old mapping, no switch back.
+                let Some((_, seq_off, ts_off)) = self.previous else { return };
+                h.set_ssrc(a.out_ssrc);
+                h.set_sequence(seq.wrapping_add(seq_off));
+                h.set_timestamp(ts.wrapping_add(ts_off));
+                return;
+            }
             Some(prev) => {
                 let elapsed = now.saturating_duration_since(prev.top_at);
                 let advance = (elapsed.as_nanos() * u128::from(clock_rate.max(1)) / 1_000_000_000).max(1) as u32;
@@ -70,6 +87,7 @@ impl Rewriter {
                     top_ts: prev.top_ts,
                     top_at: prev.top_at,
                 };
+                self.previous = (!self.force_switch).then_some((prev.in_ssrc, prev.seq_off, prev.ts_off));
                 self.force_switch = false;
                 self.switches += 1;
                 h.set_marker(true);
@@ -88,6 +106,10 @@ impl Rewriter {
             a.top_at = now;
         }
         self.active = Some(a);
+    }
+
+    fn is_straggler(&self, a: &Active, ssrc: u32, seq: u16) -> bool {
+        self.previous.is_some_and(|(p, seq_off, _)| p == ssrc && a.top_seq.wrapping_sub(seq.wrapping_add(seq_off)) < MAX_MISORDER)
     }
 
     /// Maps a sender's own SSRC (and RTP timestamp) into this stream's space.
@@ -225,5 +247,19 @@ fn rewrite_sdes(p: &mut [u8], chunks: usize, forward: &Rewriter) {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unmap_ext_seq;
+
+    #[test]
+    fn an_extended_sequence_number_goes_back_across_a_cycle() {
+        assert_eq!(unmap_ext_seq((2 << 16) | 1005, 950), (2 << 16) | 55);
+        // Relayed 10 in cycle 2 was 64_596 in cycle 1 of the source.
+        assert_eq!(unmap_ext_seq((2 << 16) | 10, 950), (1 << 16) | 64_596);
+        assert_eq!(unmap_ext_seq(10, 950), 0xffff_0000 | 64_596);
+        assert_eq!(unmap_ext_seq(77, 0), 77);
     }
 }

@@ -111,8 +111,16 @@ fn a_new_ssrc_is_spliced_into_one_continuous_stream() {
     // A late packet of the new source keeps its place.
     let (_, p) = f.rtp(170, Side::B, "10.0.0.2:6000", 6, 0x7000_0000 - 160, 0x2222);
     assert_eq!(header(&p), (0x1111, 1, 1000 + 4 * 160 + 320, false));
+    // A straggler of the old source keeps its old place instead of switching back.
+    let (_, p) = f.rtp(175, Side::B, "10.0.0.2:6000", 65_535, 1000 + 2 * 160, 0x1111);
+    assert_eq!(header(&p), (0x1111, 65_535, 1000 + 2 * 160, false));
+    let (_, p) = f.rtp(180, Side::B, "10.0.0.2:6000", 9, 0x7000_0000 + 320, 0x2222);
+    assert_eq!(header(&p), (0x1111, 4, 1000 + 4 * 160 + 800, false));
     assert_eq!(f.bridge.leg(Side::A).stats().source_switches, 1);
-    assert_eq!(f.bridge.leg(Side::B).stats().ssrc, Some(0x2222));
+    // The old source coming back for real (far from where it stopped) is a switch.
+    let (_, p) = f.rtp(200, Side::B, "10.0.0.2:6000", 30_000, 1, 0x1111);
+    assert_eq!(header(&p), (0x1111, 5, 1000 + 4 * 160 + 800 + 160, true));
+    assert_eq!(f.bridge.leg(Side::A).stats().source_switches, 2);
 }
 
 #[test]
@@ -176,7 +184,10 @@ fn rtcp_from_elsewhere_is_foreign_and_garbage_is_malformed() {
     assert_eq!(v, Verdict::Drop(DropReason::Malformed));
     for bad in [&[0u8, 1, 0, 0][..], &[0x80, 0, 0][..], &[0x17, 0xfe][..], &[][..]] {
         let mut b = bad.to_vec();
-        assert_eq!(f.bridge.handle_packet(f.t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut b), Verdict::Drop(DropReason::Malformed));
+        assert_eq!(
+            f.bridge.handle_packet(f.t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut b),
+            Verdict::Drop(DropReason::Malformed)
+        );
     }
     let d = f.bridge.leg(Side::A).stats().dropped;
     assert_eq!((d.foreign, d.malformed), (1, 5));
@@ -187,14 +198,16 @@ fn telephone_events_pass_unchanged_with_their_end_redundancy() {
     let mut f = Fixture::new(RelayConfig::default());
     f.rtp(0, Side::A, "10.0.0.1:4000", 10, 1600, 0xa);
     f.rtp(20, Side::A, "10.0.0.2:6000", 99, 0, 0xa); // foreign, ignored
-    // Digit 5: start (marker), two updates, then the end packet three times (RFC 4733 §2.5.1.4),
-    // all with the event's start timestamp.
+                                                     // Digit 5: start (marker), two updates, then the end packet three times (RFC 4733 §2.5.1.4),
+                                                     // all with the event's start timestamp.
     let mut sent = Vec::new();
-    let plan = [(false, 160u16, true), (false, 320, false), (false, 480, false), (true, 640, false), (true, 640, false), (true, 640, false)];
+    let plan =
+        [(false, 160u16, true), (false, 320, false), (false, 480, false), (true, 640, false), (true, 640, false), (true, 640, false)];
     for (i, (end, duration, marker)) in plan.into_iter().enumerate() {
         let payload = testpkt::dtmf(5, end, duration);
         let mut p = testpkt::rtp(101, 11 + i as u16, 1760, 0xa, marker, &payload);
-        let v = f.bridge.handle_packet(f.t0 + Duration::from_millis(20 + 20 * i as u64), Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p);
+        let v =
+            f.bridge.handle_packet(f.t0 + Duration::from_millis(20 + 20 * i as u64), Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p);
         assert_eq!(v, fwd("10.0.0.2:6000"));
         let r = RtpPacket::parse(&p).unwrap();
         assert_eq!((r.payload_type(), r.timestamp(), r.marker(), r.sequence()), (101, 1760, marker, 11 + i as u16));
@@ -314,4 +327,43 @@ fn nothing_is_sent_before_the_other_side_has_an_address() {
     assert_eq!(bridge.leg(Side::B).rtp_destination(), Some(addr("10.0.0.2:6000")));
     let mut p = testpkt::rtp(0, 2, 160, 0xa, false, &[0; 160]);
     assert_eq!(bridge.handle_packet(t0, Side::A, Channel::Rtp, addr("10.0.0.1:4000"), &mut p), fwd("10.0.0.2:6000"));
+}
+
+#[test]
+fn rtcp_on_its_own_port_must_come_from_the_rtp_host() {
+    let mut f = Fixture::new(RelayConfig::default());
+    f.rtp(0, Side::B, "10.0.0.2:6000", 1, 0, 0xb);
+    let mut rr = testpkt::rr(0xb, &[]);
+    let v = f.bridge.handle_packet(f.t0, Side::B, Channel::Rtcp, addr("10.6.6.6:6001"), &mut rr);
+    assert_eq!(v, Verdict::Drop(DropReason::Foreign));
+    // From the RTP host, on another port than the SDP's (a NAT): latched on the first packet.
+    let v = f.bridge.handle_packet(f.t0, Side::B, Channel::Rtcp, addr("10.0.0.2:7777"), &mut rr);
+    assert_eq!(v, fwd("10.0.0.1:4000"));
+    assert_eq!(f.bridge.leg(Side::B).rtcp_destination(), Some((addr("10.0.0.2:7777"), Channel::Rtcp)));
+}
+
+/// The relay's own cost per packet, without sockets.
+#[test]
+#[ignore = "benchmark: cargo test --release --lib media::relay::tests::bench_handle_packet -- --ignored --nocapture"]
+fn bench_handle_packet() {
+    let mut f = Fixture::new(RelayConfig::default());
+    let mut p = testpkt::rtp(0, 0, 0, 0xa, false, &[0xd5; 160]);
+    const N: u32 = 2_000_000;
+    let start = std::time::Instant::now();
+    for i in 0..N {
+        let seq = i as u16;
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&(160 * i).to_be_bytes());
+        p[8..12].copy_from_slice(&0xau32.to_be_bytes());
+        let v = f.bridge.handle_packet(
+            f.t0 + Duration::from_micros(20_000 * u64::from(i)),
+            Side::A,
+            Channel::Rtp,
+            addr("10.0.0.1:4000"),
+            &mut p,
+        );
+        assert!(matches!(v, Verdict::Forward { .. }));
+    }
+    let per = start.elapsed() / N;
+    println!("Bridge::handle_packet: {per:?} per RTP packet ({:.1} M packets/s)", 1e3 / per.as_nanos() as f64);
 }
