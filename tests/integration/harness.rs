@@ -11,7 +11,8 @@ pub struct TestNode {
     pub handle: Option<NodeHandle>,
     pub sip: SocketAddr,
     pub admin: SocketAddr,
-    pub data: tempfile::TempDir,
+    /// Kept so the data directory lives as long as the node.
+    pub _data: tempfile::TempDir,
 }
 
 /// Settings for a test node: loopback, port 0 everywhere, a fresh data dir.
@@ -38,7 +39,7 @@ impl TestNode {
         let mut s = test_settings(&data);
         tweak(&mut s);
         let handle = runtime::start(s).await.expect("node starts");
-        TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), data }
+        TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), _data: data }
     }
 
     /// A node whose dialplan is `plan` (TOML text).
@@ -51,7 +52,7 @@ impl TestNode {
         s.dialplan_dir = plans;
         tweak(&mut s);
         let handle = runtime::start(s).await.expect("node starts");
-        TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), data }
+        TestNode { sip: handle.sip_addrs[0], admin: handle.admin_addr, handle: Some(handle), _data: data }
     }
 
     /// The call records, waiting (bounded) until there are `n`.
@@ -66,12 +67,6 @@ impl TestNode {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("fewer than {n} call records after 10 s");
-    }
-
-    /// A metric's value from /metrics (first sample whose line starts with `prefix`).
-    pub async fn metric(&self, prefix: &str) -> f64 {
-        let (_, text) = admin_get(self.admin, "/metrics").await;
-        text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
     }
 
     /// Drains and waits (bounded) for the node to stop.

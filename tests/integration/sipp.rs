@@ -15,7 +15,6 @@ pub struct SippRun {
     pub code: Option<i32>,
     pub messages: String,
     pub errors: String,
-    pub local_port: u16,
 }
 
 pub struct Sipp {
@@ -55,11 +54,6 @@ impl Sipp {
         Sipp { args, timeout: Duration::from_secs(60), local_port }
     }
 
-    pub fn arg(mut self, a: &str) -> Sipp {
-        self.args.push(a.to_owned());
-        self
-    }
-
     pub fn args(mut self, list: &[&str]) -> Sipp {
         self.args.extend(list.iter().map(|s| s.to_string()));
         self
@@ -94,7 +88,6 @@ impl Sipp {
             code,
             messages: std::fs::read_to_string(&msg).unwrap_or_default(),
             errors: std::fs::read_to_string(&err).unwrap_or_default(),
-            local_port: self.local_port,
         }
     }
 }

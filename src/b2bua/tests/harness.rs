@@ -101,10 +101,6 @@ pub struct Bench {
     pub records: Vec<CallSummary>,
 }
 
-pub fn t1() -> Duration {
-    Duration::from_millis(500)
-}
-
 impl Bench {
     pub fn new() -> Bench {
         let policy = InboundPolicy::new("ncgw-test".into(), 7);
