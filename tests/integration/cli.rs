@@ -33,6 +33,8 @@ fn check_passes_on_the_shipped_config_and_dialplans() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("config/ncgw.toml") && out.contains("dialplans/default.toml"), "{out}");
     assert!(!out.contains("error"), "{out}");
+    let (code, out, err) = ncgw(&["check", "--config", "config/demo/ncgw.toml"]);
+    assert_eq!(code, 0, "the demo config checks too: {out}{err}");
     let (code, out, _) = ncgw(&["check", "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
