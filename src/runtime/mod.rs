@@ -110,7 +110,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     for (i, chunk) in secret.chunks_mut(8).enumerate() {
         chunk.copy_from_slice(&core::random_seed().wrapping_add(i as u64).to_le_bytes());
     }
-    let auth_config = crate::sip::auth::AuthConfig { algorithms: settings.auth_algorithms.clone(), ..Default::default() };
+    let auth_config = crate::sip::auth::AuthConfig { algorithms: settings.auth_algorithms.clone(), local_addrs: sip_addrs.clone(), ..Default::default() };
     auth_config.check().map_err(|e| StartError::Auth(e.to_string()))?;
     let auth = crate::sip::auth::Authenticator::with_config(secret, auth_config, tokio::time::Instant::now().into_std());
     let registrar = crate::registrar::Registrar::new(crate::registrar::RegistrarConfig { realm: settings.realm.clone(), ..Default::default() });

@@ -264,3 +264,35 @@ async fn hangup_through_the_admin_api_ends_both_legs() {
     assert_clean(&node).await;
     node.stop().await;
 }
+
+/// The shipped dialplan: an authenticated user dials another by extension. The caller is
+/// challenged (407) first; the callee is reached at the address it registered from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_user_calls_a_registered_extension() {
+    let node = TestNode::start_with(|s| s.auth_algorithms = vec![ncgw::sip::auth::Algorithm::Md5, ncgw::sip::auth::Algorithm::Sha256]).await;
+    for (id, pw) in [("1001", "secret1001"), ("1002", "secret1002")] {
+        let (code, body) = admin_post_json(&node, "/api/v1/users", serde_json::json!({ "id": id, "password": pw })).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let csv = tempfile::tempdir().unwrap();
+    let line = |u: &str, p: &str| format!("SEQUENTIAL\n{u};{p};[authentication username={u} password={p}]\n");
+    let caller_csv = csv.path().join("caller.csv");
+    let callee_csv = csv.path().join("callee.csv");
+    std::fs::write(&caller_csv, line("1001", "secret1001")).unwrap();
+    std::fs::write(&callee_csv, line("1002", "secret1002")).unwrap();
+    let phone_port = free_port();
+    Sipp::at_port(Some(node.sip), "calls/uac_register_auth.xml", phone_port).args(&["-m", "1", "-inf", &callee_csv.display().to_string()]).run().await.assert_ok();
+    let callee = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", phone_port).args(&["-m", "1"]).run());
+    wait_udp_bound(phone_port).await;
+    let caller = Sipp::new(Some(node.sip), "calls/uac_call_auth.xml").args(&["-s", "1002", "-m", "1", "-inf", &caller_csv.display().to_string()]).run().await;
+    caller.assert_ok();
+    callee.await.unwrap().assert_ok();
+    let c = &node.cdrs(1).await[0];
+    assert_eq!((c["cause"].as_str(), c["dialplan_rule"].as_str(), c["source"].as_str()), (Some("normal"), Some("extensions"), Some("user:1001")), "{c}");
+    // Without credentials the same INVITE is only challenged: no call, no record.
+    let anon = Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "1002", "-m", "1"]).run().await;
+    assert_ne!(anon.code, Some(0), "an unauthenticated caller cannot reach an extension");
+    assert!(anon.messages.contains("SIP/2.0 407"), "it was challenged:\n{}", anon.messages);
+    assert_eq!(node.cdrs(1).await.len(), 1);
+    node.stop().await;
+}

@@ -104,3 +104,47 @@ fn dialplan_test_shows_decision_and_trace() {
     assert_eq!(code, 1);
     assert!(err.contains("neither an IP address nor a trunk"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_registrations_calls_and_cdr_from_the_cli() {
+    let node = TestNode::start().await;
+    let admin = node.admin.to_string();
+    let run = move |args: Vec<String>| {
+        let admin = admin.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+            a.extend(["--admin", &admin]);
+            ncgw(&a)
+        })
+    };
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let (code, out, err) = run(v(&["users", "add", "1001", "--password", "a-long-secret", "--display", "Agent One"])).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("user 1001 added"), "{out}");
+    let (code, _, err) = run(v(&["users", "add", "1001", "--password", "a-long-secret"])).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("409") || err.contains("exists"), "a second add is refused: {err}");
+    let (code, _, err) = run(v(&["users", "add", "bad id", "--password", "x"])).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("id") || err.contains("password"), "the field is named: {err}");
+    let (code, out, _) = run(v(&["users", "list"])).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ID") && out.contains("1001") && out.contains("Agent One"), "{out}");
+    assert!(!out.contains("a-long-secret"), "no secret is shown");
+    let (_, out, _) = run(v(&["users", "list", "--json"])).await.unwrap();
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["users"][0]["id"], "1001");
+    for cmd in [&["registrations", "--json"][..], &["calls", "--json"][..], &["cdr", "--json"][..]] {
+        let (code, out, err) = run(v(cmd)).await.unwrap();
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let key = if cmd[0] == "registrations" { "registrations" } else { cmd[0] };
+        assert!(j[key].is_array(), "{cmd:?} prints {{\"{key}\": [...]}}: {out}");
+    }
+    let (code, out, _) = run(v(&["users", "remove", "1001"])).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = run(v(&["users", "remove", "1001"])).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("no user 1001"), "{err}");
+    node.stop().await;
+}

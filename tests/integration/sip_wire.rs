@@ -178,3 +178,29 @@ async fn draining_node_refuses_new_invites_and_stops_when_transactions_end() {
     let TestNode { handle, .. } = node;
     tokio::time::timeout(Duration::from_secs(4), handle.unwrap().wait()).await.expect("node stopped once its transactions ended, before the 5 s drain timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_over_udp_and_tcp() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let node = TestNode::start_with(|s| s.sip_listen = vec!["[::1]:0".parse().unwrap()]).await;
+    assert!(node.sip.is_ipv6());
+    let addr = node.sip;
+    tokio::task::spawn_blocking(move || {
+        let sock = UdpSocket::bind("[::1]:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let msg = String::from_utf8(request("OPTIONS", "", port, "v6")).unwrap().replace("127.0.0.1", "[::1]");
+        let replies = udp_exchange(&sock, addr, msg.as_bytes(), Duration::from_millis(500));
+        assert_eq!(final_status(&replies), Some(200), "UDP over IPv6");
+        let mut s = TcpStream::connect(addr).unwrap();
+        let port = s.local_addr().unwrap().port();
+        let msg = String::from_utf8(request("OPTIONS", "", port, "v6t")).unwrap().replace("127.0.0.1", "[::1]").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+        s.write_all(msg.as_bytes()).unwrap();
+        assert_eq!(read_responses(&mut s, 1), vec!["200 OK"], "TCP over IPv6");
+    })
+    .await
+    .unwrap();
+    node.stop().await;
+}

@@ -327,3 +327,19 @@ fn a_481_on_one_leg_tears_down_both() {
     assert!(statuses(&c.bench.take_to(CALLER)).contains(&481));
     assert_eq!(c.bench.records[0].cause, "sip.leg_lost");
 }
+
+#[test]
+fn the_call_duration_limit_ends_both_legs() {
+    let mut c = answered_call();
+    // The default limit is 4 h; nothing happens before it.
+    c.bench.advance(Duration::from_secs(4 * 3600 - 10));
+    c.bench.sent.clear();
+    assert!(c.bench.records.is_empty());
+    c.bench.advance(Duration::from_secs(20));
+    for peer in [CALLER, CALLEE] {
+        let out = c.bench.take_to(peer);
+        assert_eq!(methods(&out).first().map(String::as_str), Some("BYE"), "{peer}");
+        assert!(req_of(&out[0]).headers.get(&HeaderName::Reason).unwrap().contains("call.max_duration"));
+    }
+    assert_eq!(c.bench.records[0].cause, "call.max_duration");
+}

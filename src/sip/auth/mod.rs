@@ -66,6 +66,10 @@ pub struct AuthConfig {
     pub algorithms: Vec<Algorithm>,
     /// Most nonces whose counts (and, separately, failures) are remembered at once.
     pub max_tracked_nonces: usize,
+    /// This node's SIP addresses. A digest `uri` that names one of them (`sip:HOST[:PORT]`) is
+    /// accepted as well as the Request-URI: clients such as SIPp 3.6.1 put the server's address
+    /// there, and it still binds the credentials to this server (RFC 3261 §22.4).
+    pub local_addrs: Vec<std::net::SocketAddr>,
 }
 
 /// An authentication setting that cannot work.
@@ -105,6 +109,7 @@ impl Default for AuthConfig {
             nonce_lifetime: Duration::from_secs(300),
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             max_tracked_nonces: 65_536,
+            local_addrs: Vec::new(),
         }
     }
 }
@@ -318,7 +323,7 @@ impl Authenticator {
         if !self.config.algorithms.iter().any(|a| a.hash() == hash) {
             return AuthOutcome::Challenge { stale: false, reason: AuthFailure::AlgorithmNotOffered(creds.algorithm) };
         }
-        if !uri_matches(&creds.uri, &req.uri) {
+        if !uri_matches(&creds.uri, &req.uri) && !names_us(&creds.uri, &self.config.local_addrs) {
             return AuthOutcome::Forbidden { reason: AuthFailure::UriMismatch };
         }
 
@@ -358,6 +363,22 @@ impl Authenticator {
 
 /// The digest `uri` must name the Request-URI: same text, or equivalent URIs (RFC 3261 §19.1.4),
 /// which tolerates case and parameter-order differences introduced by clients.
+/// Whether a digest uri is a SIP URI without user part for one of our addresses (a wildcard
+/// listener matches any address on its port).
+fn names_us(digest_uri: &str, local: &[std::net::SocketAddr]) -> bool {
+    let Ok(Uri::Sip(u)) = Uri::parse(digest_uri) else { return false };
+    if u.user.is_some() {
+        return false;
+    }
+    let ip: std::net::IpAddr = match u.host {
+        crate::sip::message::Host::V4(v4) => v4.into(),
+        crate::sip::message::Host::V6(v6) => v6.into(),
+        crate::sip::message::Host::Domain(_) => return false,
+    };
+    let port = u.port.unwrap_or(if u.secure { 5061 } else { 5060 });
+    local.iter().any(|a| a.port() == port && (a.ip() == ip || a.ip().is_unspecified()))
+}
+
 fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
     if digest_uri == request_uri {
         return true;

@@ -472,3 +472,24 @@ fn sipp_style_register_verifies() {
         );
     }
 }
+
+#[test]
+fn a_digest_uri_naming_this_node_is_accepted() {
+    // SIPp 3.6.1 sends uri="sip:<server address>" rather than the Request-URI of an INVITE.
+    let t0 = epoch();
+    let config = AuthConfig { local_addrs: vec!["127.0.0.1:5090".parse().unwrap()], ..AuthConfig::default() };
+    let mut auth = Authenticator::with_config(SECRET, config, t0);
+    let mut req = request(None);
+    req.uri = "sip:1002@127.0.0.1:5090".into();
+    let answer = |auth: &mut Authenticator, uri: &'static str| {
+        let ch = challenge_for(auth, t0, "MD5");
+        let mut r = req.clone();
+        r.headers.push(HeaderName::Authorization, Client { uri, ..ALICE }.answer(&ch, Some(1)));
+        auth.verify(t0, &r, REALM, false, store)
+    };
+    assert!(authenticated(&answer(&mut auth, "sip:127.0.0.1:5090")), "our own address");
+    assert!(authenticated(&answer(&mut auth, "sip:1002@127.0.0.1:5090")), "the Request-URI");
+    assert_eq!(answer(&mut auth, "sip:10.9.9.9:5090"), AuthOutcome::Forbidden { reason: AuthFailure::UriMismatch }, "another server");
+    assert_eq!(answer(&mut auth, "sip:127.0.0.1:5091"), AuthOutcome::Forbidden { reason: AuthFailure::UriMismatch }, "another port");
+    assert_eq!(answer(&mut auth, "sip:9999@127.0.0.1:5090"), AuthOutcome::Forbidden { reason: AuthFailure::UriMismatch }, "a user part that is not the Request-URI");
+}

@@ -80,7 +80,10 @@ impl Params {
                 return Err(BadParams);
             }
             if let Some(v) = value {
-                if !is_gen_value(v) {
+                // RFC 3261 §25.1: via-received = "received" EQUAL (IPv4address / IPv6address),
+                // so an IPv6 address appears there without brackets.
+                let bare_v6 = name.eq_ignore_ascii_case("received") && v.parse::<std::net::Ipv6Addr>().is_ok();
+                if !bare_v6 && !is_gen_value(v) {
                     return Err(BadParams);
                 }
             }

@@ -133,3 +133,13 @@ fn scalars_and_tokens() {
     assert!(headers(&[("Expires", "10000000000000000000000")]).expires().is_err());
     assert!(headers(&[("Supported", "a b")]).supported().is_err());
 }
+
+#[test]
+fn via_received_may_hold_a_bare_ipv6_address() {
+    // RFC 3261 §25.1 grammar: via-received = "received" EQUAL (IPv4address / IPv6address).
+    let v = Via::parse("SIP/2.0/UDP [::1]:5060;branch=z9hG4bKa;rport=5060;received=::1").unwrap();
+    assert_eq!(v.received(), Some("::1"));
+    let v = Via::parse("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa;received=[2001:db8::9]").unwrap();
+    assert_eq!(v.received(), Some("[2001:db8::9]"));
+    assert!(Via::parse("SIP/2.0/UDP h;branch=z9hG4bKa;maddr=::1").is_err(), "only received takes a bare IPv6 address");
+}
