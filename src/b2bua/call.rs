@@ -150,19 +150,8 @@ impl Call {
     }
 }
 
-/// Media counters of one leg, for the call record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LegStats {
-    pub leg: String,
-    pub codec: Option<String>,
-    pub packets_in: u64,
-    pub packets_out: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub lost: u64,
-    pub jitter_ms: f64,
-    pub dropped_foreign: u64,
-}
+/// Media counters of one leg: the call record's own type, so nothing is copied field by field.
+pub use crate::storage::LegMediaStats as LegStats;
 
 /// What the call record says; emitted once per call when it ends.
 #[derive(Debug, Clone, Serialize)]

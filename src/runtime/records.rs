@@ -1,7 +1,7 @@
 //! Turns a call's summary into its call record, and counts it in the metrics.
 use crate::b2bua::CallSummary;
 use crate::metrics::metrics;
-use crate::storage::{CdrRecord, EndedBy, LegMediaStats, Outcome};
+use crate::storage::{CdrRecord, EndedBy, Outcome};
 
 pub fn cdr_of(s: &CallSummary) -> CdrRecord {
     let outcome = if s.answered_ms.is_some() {
@@ -38,21 +38,7 @@ pub fn cdr_of(s: &CallSummary) -> CdrRecord {
         ended_by,
         sip_code_in: s.sip_code_in,
         sip_code_out: s.sip_code_out,
-        media: s
-            .media
-            .iter()
-            .map(|l| LegMediaStats {
-                leg: l.leg.clone(),
-                codec: l.codec.clone(),
-                packets_in: l.packets_in,
-                packets_out: l.packets_out,
-                bytes_in: l.bytes_in,
-                bytes_out: l.bytes_out,
-                lost: l.lost,
-                jitter_ms: l.jitter_ms,
-                dropped_foreign: l.dropped_foreign,
-            })
-            .collect(),
+        media: s.media.clone(),
         tags: s.tags.clone(),
     }
 }

@@ -85,7 +85,7 @@ impl fmt::Display for EndedBy {
 }
 
 /// RTP counters for one leg of a call, as the media relay saw them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LegMediaStats {
     /// Which leg: `a` (caller side), `b` (callee/agent side), or a stream label.
     pub leg: String,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::harness::{admin_get, admin_post, free_port, wait_udp_bound, TestNode};
+use super::harness::{admin_get, admin_post, free_port, wait_udp_bound, wait_until, TestNode};
 use super::sipp::{Sipp, SippRun};
 
 fn plan_to(port: u16) -> String {
@@ -25,16 +25,29 @@ fn leg<'a>(cdr: &'a Value, name: &str) -> &'a Value {
 
 async fn assert_clean(node: &TestNode) {
     // This node's own counters (the Prometheus registry is shared by every node in this process).
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let (_, body) = admin_get(node.admin, "/api/v1/status").await;
-        last = serde_json::from_str(&body).unwrap();
-        if last["calls_active"] == 0 && last["media_sessions"] == 0 && last["rtp_ports_in_use"] == 0 {
-            return;
+    let admin = node.admin;
+    wait_until("calls, media sessions and RTP ports back to 0", Duration::from_secs(5), || async move {
+        let (_, body) = admin_get(admin, "/api/v1/status").await;
+        let s: Value = serde_json::from_str(&body).unwrap();
+        (s["calls_active"] == 0 && s["media_sessions"] == 0 && s["rtp_ports_in_use"] == 0).then_some(())
+    })
+    .await
+}
+
+/// The id and detail of the node's first call once it is answered and ACKed.
+async fn confirmed_call(node: &TestNode) -> (String, Value) {
+    let admin = node.admin;
+    wait_until("an answered call", Duration::from_secs(10), || async move {
+        let (_, body) = admin_get(admin, "/api/v1/calls").await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let id = v["calls"][0]["id"].as_str()?.to_owned();
+        if v["calls"][0]["state"] != "confirmed" {
+            return None;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("calls or RTP ports left in use after the calls ended: {last}");
+        let (_, body) = admin_get(admin, &format!("/api/v1/calls/{id}")).await;
+        Some((id, serde_json::from_str(&body).unwrap()))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,6 +66,7 @@ async fn two_hundred_calls_with_rtp_both_ways() {
         for name in ["a", "b"] {
             let l = leg(c, name);
             assert!(l["packets_in"].as_u64().unwrap() > 100 && l["packets_out"].as_u64().unwrap() > 100, "RTP both ways on leg {name}: {c}");
+            assert_eq!(l["codec"], "PCMA/8000", "{c}");
         }
         assert_eq!(c["dialplan_rule"], "to-uas");
     }
@@ -162,23 +176,20 @@ async fn rtp_from_a_third_address_is_dropped_and_counted() {
     let callee = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", uas_port).args(&["-m", "1"]).run());
     wait_udp_bound(uas_port).await;
     let caller = tokio::spawn(Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "95555", "-m", "1"]).run());
-    // Once media flows (and both sides are latched), an intruder sends to the caller-side port.
-    let mut port = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let (_, body) = admin_get(node.admin, "/api/v1/calls").await;
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if let Some(id) = v["calls"][0]["id"].as_str() {
-            if v["calls"][0]["state"] == "confirmed" {
-                let (_, body) = admin_get(node.admin, &format!("/api/v1/calls/{id}")).await;
-                let d: Value = serde_json::from_str(&body).unwrap();
-                port = d["legs"][0]["local_media"].as_str().map(str::to_owned);
-                break;
-            }
+    // Once media flows both ways (both sides latched), an intruder sends to the caller-side port.
+    let (id, detail) = confirmed_call(&node).await;
+    let target = detail["legs"][0]["local_media"].as_str().expect("a local media address").to_owned();
+    let admin = node.admin;
+    wait_until("RTP flowing both ways", Duration::from_secs(10), || {
+        let id = id.clone();
+        async move {
+            let (_, body) = admin_get(admin, &format!("/api/v1/calls/{id}")).await;
+            let d: Value = serde_json::from_str(&body).ok()?;
+            let flowing = |leg: &str| d["media"].as_array()?.iter().find(|m| m["leg"] == leg)?["packets_in"].as_u64();
+            (flowing("a")? >= 25 && flowing("b")? >= 25).then_some(())
         }
-    }
-    let target = port.expect("the call was answered");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    })
+    .await;
     let intruder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut pkt = vec![0x80u8, 8, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
     pkt.extend_from_slice(&[0xd5; 160]);
@@ -242,17 +253,7 @@ async fn hangup_through_the_admin_api_ends_both_legs() {
     let callee = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", uas_port).args(&["-m", "1"]).run());
     wait_udp_bound(uas_port).await;
     let caller = tokio::spawn(Sipp::new(Some(node.sip), "calls/uac_call_expect_bye.xml").args(&["-s", "95555", "-m", "1"]).run());
-    let mut id = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let (_, body) = admin_get(node.admin, "/api/v1/calls").await;
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if v["calls"][0]["state"] == "confirmed" {
-            id = v["calls"][0]["id"].as_str().map(str::to_owned);
-            break;
-        }
-    }
-    let id = id.expect("the call was answered");
+    let (id, _) = confirmed_call(&node).await;
     let (code, body) = admin_post(node.admin, &format!("/api/v1/calls/{id}/hangup"), Duration::from_secs(10)).await;
     assert_eq!(code, 200, "{body}");
     caller.await.unwrap().assert_ok();

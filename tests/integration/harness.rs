@@ -57,16 +57,14 @@ impl TestNode {
 
     /// The call records, waiting (bounded) until there are `n`.
     pub async fn cdrs(&self, n: usize) -> Vec<serde_json::Value> {
-        for _ in 0..200 {
-            let (_, body) = admin_get(self.admin, "/api/v1/cdr?limit=10000").await;
+        let admin = self.admin;
+        wait_until(&format!("{n} call records"), Duration::from_secs(10), || async move {
+            let (_, body) = admin_get(admin, "/api/v1/cdr?limit=10000").await;
             let v: serde_json::Value = serde_json::from_str(&body).expect("cdr json");
             let list = v["cdr"].as_array().cloned().unwrap_or_default();
-            if list.len() >= n {
-                return list;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} call records after 10 s");
+            (list.len() >= n).then_some(list)
+        })
+        .await
     }
 
     /// Drains and waits (bounded) for the node to stop.
@@ -146,11 +144,25 @@ pub fn udp_port_bound(port: u16) -> bool {
 
 /// Waits (bounded) until a peer listens on UDP `port`.
 pub async fn wait_udp_bound(port: u16) {
-    for _ in 0..250 {
-        if udp_port_bound(port) {
-            return;
+    wait_until(&format!("a listener on udp {port}"), Duration::from_secs(5), || async move { udp_port_bound(port).then_some(()) }).await
+}
+
+/// Waits for an observable condition: `probe` is asked every 20 ms until it returns `Some`, for at
+/// most `timeout`; then the test fails naming `what`. Never a fixed "let things settle" delay.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let found = tokio::time::timeout(timeout, async {
+        loop {
+            tick.tick().await;
+            if let Some(v) = probe().await {
+                return v;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("nothing bound udp port {port} within 5 s");
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {what}"))
 }

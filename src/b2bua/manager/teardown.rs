@@ -65,8 +65,15 @@ impl CallManager {
         }
 
         let media_id = self.calls.get(&key).and_then(|c| c.media);
-        let stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
+        let mut stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
         let call = self.calls.get(&key).expect("the call exists");
+        // The relay counts packets; the codec each side negotiated is known here.
+        for s in &mut stats {
+            let leg = if s.leg == "a" { Some(&call.a) } else { call.b.as_ref() };
+            if s.codec.is_none() {
+                s.codec = leg.and_then(|l| l.codec.clone());
+            }
+        }
         let summary = CallSummary {
             id: call.label.clone(),
             call_id_in: call.a_invite.headers.call_id().unwrap_or("").to_owned(),

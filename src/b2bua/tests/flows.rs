@@ -107,6 +107,7 @@ fn caller_hangs_up() {
     assert_eq!((r.cause, r.ended_by, r.sip_code_in, r.sip_code_out), ("normal", "caller", Some(200), Some(200)));
     assert!(r.answered_ms.is_some() && r.ringing_ms.is_some());
     assert_eq!(c.bench.env.media.closed.len(), 1, "media ports released");
+    assert_eq!(r.media.iter().map(|l| l.codec.as_deref()).collect::<Vec<_>>(), vec![Some("PCMU/8000"), Some("PCMU/8000")], "each leg's codec");
     c.bench.advance(Duration::from_secs(40));
     assert_eq!(c.bench.node.calls.held(), 0, "the call is forgotten once its transactions end");
 }
