@@ -204,3 +204,23 @@ async fn ipv6_loopback_over_udp_and_tcp() {
     .unwrap();
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tcp_connections_are_closed() {
+    let node = TestNode::start_with(|s| s.tcp_idle_timeout = Duration::from_secs(1)).await;
+    let addr = node.sip;
+    let closed_after = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let started = std::time::Instant::now();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        // Blocks until the node closes the silent connection (EOF), at most 10 s.
+        let n = s.read_to_end(&mut rest).expect("closed by the node, not timed out");
+        (n, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed_after.0, 0);
+    assert!(closed_after.1 >= Duration::from_millis(900) && closed_after.1 < Duration::from_secs(5), "closed after {:?}", closed_after.1);
+    node.stop().await;
+}
