@@ -46,13 +46,10 @@ pub fn status_toward_caller(status: u16) -> u16 {
                 status
             }
         }
-        500..=599 => {
-            if status == 503 {
+        500..=599
+            if status == 503 => {
                 503
-            } else {
-                502
             }
-        }
         _ => 502,
     }
 }

@@ -103,7 +103,7 @@ impl SipNode {
                 }
             }
             TxEvent::Ack { request, .. } => {
-                self.calls.on_ack(now, &request);
+                self.calls.on_ack(&request);
             }
             TxEvent::Cancelled { invite_tx } => {
                 self.calls.on_cancelled(now, invite_tx, &mut self.txl, env);

@@ -280,7 +280,7 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
     loop {
         let next = shared.bridge().poll_timeout();
         if let Some(n) = next {
-            if armed.map_or(true, |a| n < a) {
+            if armed.is_none_or(|a| n < a) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(n));
                 armed = Some(n);
             }

@@ -152,8 +152,8 @@ async fn run_connection(
                 }
                 Ok(Framed::Message(n)) => {
                     let event = match Message::parse(&buf[..n]) {
-                        Ok(message) => Inbound::Message { message, peer: peer.clone() },
-                        Err(error) => Inbound::Garbage { error, peer: peer.clone() },
+                        Ok(message) => Inbound::Message { message, peer },
+                        Err(error) => Inbound::Garbage { error, peer },
                     };
                     buf.advance(n);
                     if tx.send(event).await.is_err() {
@@ -162,7 +162,7 @@ async fn run_connection(
                 }
                 Err(error) => {
                     // The stream cannot be re-synchronised after a framing error: answer if we can, close.
-                    let _ = tx.send(Inbound::Garbage { error, peer: peer.clone() }).await;
+                    let _ = tx.send(Inbound::Garbage { error, peer }).await;
                     break 'conn CloseReason::FramingError;
                 }
             }

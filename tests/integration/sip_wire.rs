@@ -52,7 +52,9 @@ fn header<'a>(reply: &'a [u8], name: &str) -> Option<&'a str> {
 async fn answers_per_rfc3261_section_8_2() {
     let node = TestNode::start().await;
     let to = node.sip;
-    let cases: Vec<(&str, &str, u16, Option<(&str, &str)>)> = vec![
+    /// (method, extra headers, expected status, a header the answer must carry and a part of it)
+    type Case<'a> = (&'a str, &'a str, u16, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("OPTIONS", "", 200, Some(("Allow", "INVITE"))),
         ("FOO", "", 501, Some(("Allow", "OPTIONS"))),
         ("REGISTER", "", 401, Some(("WWW-Authenticate", "Digest"))),

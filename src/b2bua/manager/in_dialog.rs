@@ -64,8 +64,7 @@ impl CallManager {
     }
 
     /// An ACK for a 2xx we sent (the initial answer or a re-INVITE's).
-    pub fn on_ack(&mut self, now: Now, req: &Request) -> bool {
-        let _ = now;
+    pub fn on_ack(&mut self, req: &Request) -> bool {
         let Some(id) = DialogId::of_incoming(req) else { return false };
         let Some(&(key, side)) = self.by_dialog.get(&id) else { return false };
         let Some(call) = self.calls.get_mut(&key) else { return false };
@@ -112,7 +111,7 @@ impl CallManager {
             }
             if let Some(sdp) = body {
                 r.headers.push(HeaderName::ContentType, "application/sdp");
-                r.body = bytes::Bytes::from(sdp.to_bytes());
+                r.body = sdp.to_bytes();
             }
             self.finish_response(&mut r);
             let _ = txl.respond(now.instant, tx, r.clone());
@@ -135,7 +134,7 @@ impl CallManager {
         };
         let mut out = out;
         out.headers.push(HeaderName::ContentType, "application/sdp");
-        out.body = bytes::Bytes::from(body.to_bytes());
+        out.body = body.to_bytes();
         let peer = self.calls.get(&key).and_then(|c| c.leg(other)).map(|l| l.peer).expect("the other leg exists");
         match txl.send_request(now.instant, out, peer) {
             Ok(ctx) => {
@@ -197,7 +196,7 @@ impl CallManager {
             }
             if let Some(sdp) = body {
                 r.headers.push(HeaderName::ContentType, "application/sdp");
-                r.body = bytes::Bytes::from(sdp.to_bytes());
+                r.body = sdp.to_bytes();
             }
             self.finish_response(&mut r);
             let _ = txl.respond(now.instant, pending.server_tx, r.clone());

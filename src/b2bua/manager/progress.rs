@@ -44,7 +44,7 @@ impl CallManager {
         }
         if let Some(sdp) = body {
             resp.headers.push(HeaderName::ContentType, "application/sdp");
-            resp.body = bytes::Bytes::from(sdp.to_bytes());
+            resp.body = sdp.to_bytes();
         }
         self.finish_response(&mut resp);
         Some(resp)
@@ -64,7 +64,7 @@ impl CallManager {
 
     /// Timer B/F on a request we sent on a call: treated as a 408 from that side.
     pub fn on_client_timeout(&mut self, now: Now, tx: ClientTxId, txl: &mut TransactionLayer, env: &mut dyn Env, cause_code: &'static str) -> bool {
-        let Some(&(key, side, purpose)) = self.by_client_tx.get(&tx) else { return false };
+        let Some(&(key, _, purpose)) = self.by_client_tx.get(&tx) else { return false };
         match purpose {
             Purpose::Invite => {
                 if self.calls.get(&key).is_some_and(|c| !c.is_ended()) {
@@ -77,7 +77,6 @@ impl CallManager {
                     self.answer_relayed(now, stx, 408, txl);
                 }
                 self.answer_pending_offer(now, key, 408, txl);
-                let _ = side;
                 self.teardown(now, key, cause::LEG_LOST, "system", None, txl, env);
             }
             Purpose::Ending | Purpose::Incoming => {}
@@ -202,7 +201,7 @@ impl CallManager {
 
     fn on_b_answer(&mut self, now: Now, key: u64, resp: Response, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let answer = sdp_body(&resp.headers, &resp.body).ok().flatten();
-        let (media, b_peer) = {
+        let media = {
             let Some(call) = self.calls.get_mut(&key) else { return };
             call.code_out = Some(resp.status);
             let Some(b) = call.b.as_mut() else { return };
@@ -215,10 +214,10 @@ impl CallManager {
                     tracing::info!(error = %e, "callee's 2xx cannot form a dialog");
                 }
             }
-            (call.media, b.peer)
+            call.media
         };
         // ACK the 2xx end to end (a new transaction, RFC 3261 §13.2.2.4).
-        self.send_b_ack(now, key, txl);
+        self.send_b_ack(key, txl);
         if let Some(id) = self.calls.get(&key).and_then(|c| c.b.as_ref()?.dialog.as_ref().map(|d| d.id())) {
             self.by_dialog.insert(id, (key, Side::B));
         }
@@ -227,7 +226,6 @@ impl CallManager {
             self.teardown(now, key, cause::BAD_SDP, "system", None, txl, env);
             return;
         };
-        let _ = b_peer;
         self.note_remote_sdp(key, Side::B, &answer, env, media);
         let body = self.sdp_for(key, Side::A, &answer);
         let Some(r) = self.a_response(key, 200, body.as_ref()) else { return };
@@ -244,8 +242,7 @@ impl CallManager {
         self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
     }
 
-    pub(super) fn send_b_ack(&mut self, now: Now, key: u64, txl: &mut TransactionLayer) {
-        let _ = now;
+    pub(super) fn send_b_ack(&mut self, key: u64, txl: &mut TransactionLayer) {
         let Some(call) = self.calls.get_mut(&key) else { return };
         let Some(b) = call.b.as_mut() else { return };
         let Some(d) = b.dialog.as_ref() else { return };
@@ -257,7 +254,7 @@ impl CallManager {
     }
 
     /// A retransmitted 2xx from the callee: our ACK was lost; send it again.
-    fn reack(&mut self, _now: Now, key: u64, resp: &Response, txl: &mut TransactionLayer, env: &mut dyn Env) {
+    fn reack(&mut self, now: Now, key: u64, resp: &Response, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let same = self.calls.get(&key).and_then(|c| c.b.as_ref()).and_then(|b| b.dialog.as_ref()).map(|d| d.remote_tag.clone());
         let tag = resp.headers.to_addr().ok().and_then(|t| t.tag().map(str::to_owned));
         if same.is_some() && same == tag {
@@ -266,7 +263,7 @@ impl CallManager {
             }
         } else {
             // A second fork answered: we keep the first, so ACK and BYE this one.
-            self.ack_and_bye_stray(_now, key, resp, txl, env);
+            self.ack_and_bye_stray(now, key, resp, txl, env);
         }
     }
 

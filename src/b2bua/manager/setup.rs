@@ -29,6 +29,7 @@ fn looks_like_number(s: &str) -> bool {
 }
 
 impl CallManager {
+    #[allow(clippy::too_many_arguments)]
     fn refuse(&mut self, now: Now, tx: ServerTxId, req: &Request, status: u16, reason: Option<&str>, extra: &[(HeaderName, String)], txl: &mut TransactionLayer) {
         let mut resp = Response::for_request(req, status);
         if let Some(r) = reason {
@@ -209,7 +210,7 @@ impl CallManager {
         invite.headers.push(HeaderName::Allow, crate::b2bua::inbound::ALLOW);
         invite.headers.push(HeaderName::UserAgent, self.config.server_name.clone());
         invite.headers.push(HeaderName::ContentType, "application/sdp");
-        invite.body = bytes::Bytes::from(b_offer.to_bytes());
+        invite.body = b_offer.to_bytes();
 
         let b_tx = match txl.send_request(now.instant, invite.clone(), peer) {
             Ok(t) => t,

@@ -287,7 +287,7 @@ impl AmrParams {
 
     /// Whether speech mode `mode` may be sent.
     pub fn allows(&self, mode: u8) -> bool {
-        mode < self.variant.speech_modes() && self.mode_set.map_or(true, |set| set & (1 << mode) != 0)
+        mode < self.variant.speech_modes() && self.mode_set.is_none_or(|set| set & (1 << mode) != 0)
     }
 
     /// The allowed modes, lowest first.

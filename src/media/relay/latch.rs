@@ -124,7 +124,7 @@ impl Latch {
     /// Counts one probation packet; true once the candidate has sent enough in sequence.
     fn probe(&mut self, addr: SocketAddr, ssrc: u32, seq: Option<u16>) -> bool {
         let next_seq = seq.map(|s| s.wrapping_add(1));
-        let continues = self.candidate.is_some_and(|c| c.addr == addr && c.ssrc == ssrc && c.next_seq.map_or(true, |n| Some(n) == seq));
+        let continues = self.candidate.is_some_and(|c| c.addr == addr && c.ssrc == ssrc && c.next_seq.is_none_or(|n| Some(n) == seq));
         let seen = match self.candidate {
             Some(c) if continues => c.seen.saturating_add(1),
             _ => 1,

@@ -21,7 +21,7 @@ impl Response {
         let has_tag = match self.headers.to_addr() {
             Ok(to) => to.tag().is_some(),
             // Unparsable To: look at the raw text so that we never add a second tag.
-            Err(_) => self.headers.get(&HeaderName::To).map_or(true, |v| v.to_ascii_lowercase().contains("tag=")),
+            Err(_) => self.headers.get(&HeaderName::To).is_none_or(|v| v.to_ascii_lowercase().contains("tag=")),
         };
         if has_tag {
             return;

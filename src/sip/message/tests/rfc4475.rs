@@ -108,7 +108,7 @@ fn typed_values_display_and_parse_back() {
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if !path.extension().is_some_and(|x| x == "dat") {
+        if path.extension().is_none_or(|x| x != "dat") {
             continue;
         }
         let Ok(msg) = Message::parse(&std::fs::read(&path).unwrap()) else { continue };

@@ -78,7 +78,7 @@ impl Via {
 
     fn check_params(&self) -> Result<(), HeaderError> {
         if let Some(ttl) = self.params.get("ttl") {
-            if !ttl.is_some_and(|t| t.parse::<u8>().is_ok()) {
+            if ttl.is_none_or(|t| t.parse::<u8>().is_err()) {
                 return Err(bad("ttl"));
             }
         }

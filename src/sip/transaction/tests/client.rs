@@ -87,7 +87,7 @@ fn timer_e_doubles_up_to_t2_and_timer_f_fires_at_32s() {
     h.run_until(secs(60.0));
     let sent = h.sent_at(|t| is_request(t, &Method::Options));
     let mut expected = vec![0.5, 1.0, 2.0];
-    expected.extend(std::iter::repeat(4.0).take(7));
+    expected.extend(std::iter::repeat_n(4.0, 7));
     assert_eq!(gaps(&sent), schedule(&expected));
     assert_eq!(*sent.last().unwrap(), secs(31.5));
     let timeouts = h.events_at(|e| {

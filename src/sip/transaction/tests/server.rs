@@ -73,7 +73,7 @@ fn a_non_2xx_final_is_retransmitted_on_timer_g_until_timer_h() {
     h.run_until(secs(60.0));
     let finals = h.sent_at(|t| is_status(t, 486));
     let mut expected = vec![0.5, 1.0, 2.0];
-    expected.extend(std::iter::repeat(4.0).take(7));
+    expected.extend(std::iter::repeat_n(4.0, 7));
     assert_eq!(
         gaps(&finals),
         expected.into_iter().map(secs).collect::<Vec<_>>()
