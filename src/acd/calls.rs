@@ -23,11 +23,11 @@ impl Acd {
             return Err(EnqueueRefused::Duplicate(call));
         }
         let q = *self.queue_index.get(queue).ok_or_else(|| EnqueueRefused::UnknownQueue(queue.to_owned()))?;
+        let at = self.events.len();
         let placed = self.admit(now, unix_s, call, attrs, q, now, None, vec![q])?;
         if placed != q {
+            // Reported before any offer the admission produced, so the B2BUA learns the queue first.
             let to = OverflowTarget::Queue(self.queues[placed].cfg.name.clone());
-            // Reported before any offer the admission produced, so the B2BUA sees the queue first.
-            let at = self.events.iter().position(|e| matches!(e, AcdEvent::Offer { call: c, .. } if *c == call)).unwrap_or(self.events.len());
             self.events.insert(at, AcdEvent::Overflow { call, to });
         }
         Ok(())

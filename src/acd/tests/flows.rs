@@ -265,3 +265,26 @@ fn position_announcements_come_at_intervals_in_queue_order_with_an_estimate() {
     s.at(20);
     assert_eq!(positions(s.events()), vec![(3, 1, Some(secs(25))), (2, 2, Some(secs(50)))]);
 }
+
+#[test]
+fn a_closed_queue_overflowing_into_an_open_one_takes_the_call_there() {
+    let mut s = Sim::new(
+        r#"
+[[queue]]
+name = "night"
+hours = { from = "22:00", to = "08:00", utc_offset = "+08:00" }
+overflow = { queue = "day" }
+[[queue]]
+name = "day"
+[[agent]]
+id = "a"
+"#,
+    );
+    s.login("a");
+    s.events();
+    assert_eq!(s.call(1, "night", CallAttributes::default()), Ok(()), "10:00 local: night is closed, day takes it");
+    let ev = s.events();
+    assert_eq!(ev[0], AcdEvent::Overflow { call: CallKey(1), to: OverflowTarget::Queue("day".into()) });
+    assert!(ev.contains(&AcdEvent::Offer { call: CallKey(1), agent: "a".into(), queue: "day".into() }));
+    assert_eq!(s.acd.queue_stats("night", s.now).unwrap().total.counters.refused, 1);
+}

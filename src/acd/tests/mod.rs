@@ -7,6 +7,7 @@ use crate::testing::epoch;
 
 mod config;
 mod flows;
+mod invariants;
 mod routing;
 mod service_level;
 
