@@ -207,7 +207,7 @@ fn parse_hhmm(s: &str) -> Option<u16> {
         return None;
     }
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    (h <= 24 && m < 60 && h * 60 + m <= 1440).then(|| h * 60 + m)
 }
 
 fn parse_offset(s: &str) -> Option<i32> {

@@ -76,6 +76,10 @@ queues = ["b"]
 
     let unknown = AcdConfig::from_text("queues.toml", "[[queue]]\nname = \"a\"\nmax_wiat_s = 3\n").unwrap_err().0;
     assert_eq!(unknown[0].line.map(|l| l.0), Some(3));
+    // Out-of-range numbers are errors, not overflows.
+    let odd = AcdConfig::from_text("q.toml", "[[queue]]\nname = \"a\"\nhours = { from = \"9999:00\", to = \"24:00\", utc_offset = \"+99:00\" }\n").unwrap_err().0;
+    let fields: Vec<_> = odd.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["queue.hours.from", "queue.hours.utc_offset"]);
     assert!(unknown[0].message.contains("unknown field"), "{}", unknown[0].message);
 }
 
