@@ -11,6 +11,16 @@
 //! A queue with nobody logged in refuses new calls (`EnqueueRefused::NoAgents`, then its overflow
 //! target): they would only wait out `max_wait`. Calls already waiting when the last agent logs out
 //! stay queued until their `max_wait`.
+//!
+//! Cost: routing state is kept per class (a queue's calls with identical requirements, see
+//! `router`), so an input costs a few ordered-set operations per class an agent qualifies for,
+//! independent of the number of waiting calls and agents; the number of classes is bounded by the
+//! distinct skill sets the dialplan and relax rules produce. `tools/bench` (`acd-route`) measures
+//! it with 10,000 waiting calls and 2,000 agents.
+//!
+//! Service level = calls answered within the target / calls that left the queue (answered,
+//! abandoned, overflowed, timed out); occupancy = agent time ringing, talking or in wrap-up /
+//! that plus available time, summed over the agents serving the queue.
 
 mod agents;
 mod calls;
