@@ -1,4 +1,5 @@
 //! ncgw: a SIP back-to-back user agent and media gateway. See ARCHITECTURE.md for the map.
+pub mod acd;
 pub mod admin;
 pub mod b2bua;
 pub mod cli;
