@@ -60,6 +60,13 @@ pub fn check(args: &CheckArgs, json: bool) -> anyhow::Result<ExitCode> {
             }),
         }
     }
+    // Queues and agents: checked when the file exists (agent queues are not wired to calls yet).
+    if let Some(s) = &settings {
+        if s.queues_file.exists() {
+            let errors = crate::acd::AcdConfig::load_file(&s.queues_file).err().map(|e| e.0.iter().map(|e| e.to_string()).collect()).unwrap_or_default();
+            reports.push(FileReport { path: s.queues_file.display().to_string(), errors });
+        }
+    }
     let failed = reports.iter().filter(|r| !r.errors.is_empty()).count();
     if json {
         let v: Vec<_> = reports

@@ -14,6 +14,14 @@ pub struct RawConfig {
     pub storage: RawStorage,
     pub log: RawLog,
     pub dialplan: RawDialplan,
+    pub acd: RawAcd,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAcd {
+    /// The queues and agents file.
+    pub queues: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

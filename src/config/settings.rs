@@ -45,6 +45,8 @@ pub struct Settings {
     pub max_call_duration: Duration,
     pub data_dir: PathBuf,
     pub dialplan_dir: PathBuf,
+    /// Queues and agents (`[acd] queues`); checked by `ncgw check`.
+    pub queues_file: PathBuf,
     pub log_level: String,
     pub log_format: LogFormat,
     pub redact: bool,
@@ -229,6 +231,7 @@ impl Settings {
             (None, Some(d)) => d.get_ref().clone(),
             (None, None) => DEFAULT_DATA_DIR.to_owned(),
         });
+        let queues_file = PathBuf::from(raw.acd.queues.as_ref().map_or("config/queues.toml", |q| q.get_ref()));
         let dialplan_dir = PathBuf::from(raw.dialplan.dir.as_ref().map_or(DEFAULT_DIALPLAN_DIR, |d| d.get_ref()));
 
         let log_level = match &raw.log.level {
@@ -273,6 +276,7 @@ impl Settings {
             max_call_duration,
             data_dir,
             dialplan_dir,
+            queues_file,
             log_level,
             log_format,
             redact,

@@ -128,3 +128,13 @@ fn cidr_matching() {
     assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
     assert!(IpNet::parse("10.0.0.0/33").is_none());
 }
+
+#[test]
+fn absurd_hours_are_an_error_not_a_panic() {
+    // Regression: "9999:00" overflowed the minute computation.
+    for hours in ["9999:00-10:00", "08:00-65535:59", "24:30-25:00"] {
+        let text = format!("[[rule]]\nname = \"t\"\nhours = \"{hours}\"\nqueue = \"q\"\n");
+        let e = Dialplan::from_text("p.toml", &text).unwrap_err();
+        assert!(e.to_string().contains("hours"), "{hours}: {e}");
+    }
+}

@@ -57,7 +57,8 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 fn parse_hhmm(s: &str) -> Option<u16> {
     let (h, m) = s.trim().split_once(':')?;
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    // Checked before multiplying: "9999:00" must be an error, not an overflow.
+    (h <= 24 && m < 60 && h * 60 + m <= 1440).then(|| h * 60 + m)
 }
 
 fn parse_offset(s: &str) -> Option<i32> {

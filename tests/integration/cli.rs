@@ -31,7 +31,7 @@ fn help_lists_the_commands() {
 fn check_passes_on_the_shipped_config_and_dialplans() {
     let (code, out, err) = ncgw(&["check", "--config", "config/ncgw.toml"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("config/ncgw.toml") && out.contains("dialplans/default.toml"), "{out}");
+    assert!(out.contains("config/ncgw.toml") && out.contains("dialplans/default.toml") && out.contains("config/queues.toml"), "{out}");
     assert!(!out.contains("error"), "{out}");
     let (code, out, err) = ncgw(&["check", "--config", "config/demo/ncgw.toml"]);
     assert_eq!(code, 0, "the demo config checks too: {out}{err}");
