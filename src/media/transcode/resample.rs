@@ -20,7 +20,7 @@ pub struct Resampler {
     to: u32,
     up: usize,
     down: usize,
-    /// `phases[p]` holds the taps `h[p + j·up]`, j = 0..taps, for the branch at phase p.
+    /// `phases[p]` holds the taps `h[p + j·up]` for j = taps−1 down to 0: branch p, reversed.
     phases: Vec<Vec<f32>>,
     taps: usize,
     /// The last `taps - 1` input samples, oldest first, followed by the current block.
@@ -56,8 +56,9 @@ impl Resampler {
             })
             .collect();
         let taps = len.div_ceil(up);
+        // Each branch reversed, so that the dot product runs forward over the history.
         let phases = (0..up)
-            .map(|p| (0..taps).map(|j| h.get(p + j * up).copied().unwrap_or(0.0) as f32).collect())
+            .map(|p| (0..taps).rev().map(|j| h.get(p + j * up).copied().unwrap_or(0.0) as f32).collect())
             .collect();
         Ok(Resampler {
             from,
@@ -91,14 +92,10 @@ impl Resampler {
         while self.pos / self.up < available {
             let newest = self.pos / self.up;
             let phase = self.pos % self.up;
-            let coeffs = &self.phases[phase];
-            let mut acc = 0.0f32;
-            // x[newest - j] pairs with h[phase + j·up]; history before index 0 is silence.
-            let n = coeffs.len().min(newest + 1);
-            let window = &self.history[newest + 1 - n..=newest];
-            for (c, x) in coeffs[..n].iter().zip(window.iter().rev()) {
-                acc += c * x;
-            }
+            // x[newest − j] pairs with h[phase + j·up]; the history starts with taps − 1 zeros,
+            // so a whole window always exists.
+            let window = &self.history[newest + 1 - self.taps..=newest];
+            let acc = dot(&self.phases[phase], window);
             out.push(acc.round().clamp(-32768.0, 32767.0) as i16);
             self.pos += self.down;
         }
@@ -108,6 +105,20 @@ impl Resampler {
         self.pos -= keep_from * self.up;
         out.len() - start
     }
+}
+
+/// Dot product in eight independent lanes, which the compiler turns into SIMD (a single f32
+/// accumulator cannot be vectorised without reordering the sum).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
