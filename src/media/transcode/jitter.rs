@@ -169,6 +169,11 @@ impl JitterBuffer {
 
     /// Takes one packet that arrived at `now`.
     pub fn insert(&mut self, now: Instant, ssrc: u32, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
+        self.insert_once(now, ssrc, seq, ts, marker, payload, true);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_once(&mut self, now: Instant, ssrc: u32, seq: u16, ts: u32, marker: bool, payload: &[u8], may_resync: bool) {
         let clock = self.config.clock_rate;
         match &self.line {
             Some(line) if line.ssrc != ssrc => {
@@ -218,11 +223,11 @@ impl JitterBuffer {
         let now_us = micros_since(line.base, now);
         let far_late = ts_ext < line.next_ts && now_us - due_us > self.config.max_delay.as_micros() as i64;
         let far_early = due_us - now_us > (self.config.max_delay + Duration::from_secs(1)).as_micros() as i64;
-        if newest && (far_late || far_early) {
+        if newest && may_resync && (far_late || far_early) {
             // The sender's timestamps jumped (hold/resume, a restarted source): a new timeline.
             self.stats.resyncs += 1;
             self.restart(now, ssrc, seq, ts);
-            return self.insert(now, ssrc, seq, ts, marker, payload);
+            return self.insert_once(now, ssrc, seq, ts, marker, payload, false);
         }
         // Late packets count towards the jitter estimate too: that is how the delay learns to grow.
         self.transits[self.n_transits % WINDOW] = transit;
@@ -351,6 +356,11 @@ impl JitterBuffer {
     pub fn next_payload(&self) -> Option<&[u8]> {
         let line = self.line.as_ref()?;
         self.packets.get(&line.next_ts).map(|e| e.payload.as_slice())
+    }
+
+    /// The packet time in RTP ticks: the leg's ptime until consecutive packets show another.
+    pub fn frame_ticks(&self) -> u32 {
+        self.frame_ticks.clamp(0, i64::from(u32::MAX)) as u32
     }
 
     /// Packets waiting.

@@ -86,6 +86,8 @@ pub struct DirectionStats {
     pub events_dropped: u64,
     /// Digits detected in the input audio.
     pub digits_detected: u64,
+    /// Audio dropped because packets held more than their timestamps said, ms.
+    pub pcm_dropped_ms: u64,
     /// The jitter buffer's counters (late, duplicates, delay percentiles …).
     pub jitter: JitterStats,
 }
@@ -93,6 +95,7 @@ pub struct DirectionStats {
 /// The transcoding pipeline of one direction.
 pub struct Direction {
     in_pt: u8,
+    in_clock: u32,
     in_te: Option<u8>,
     out_pt: u8,
     out_te: Option<u8>,
@@ -164,6 +167,7 @@ impl Direction {
         let detect = options.detect_dtmf && input.telephone_event.is_none() && output.telephone_event.is_some();
         Ok(Direction {
             in_pt: input.pt,
+            in_clock: input.config.clock_rate,
             in_te: input.telephone_event.map(|(pt, _)| pt),
             out_pt: output.pt,
             out_te: output.telephone_event.map(|(pt, _)| pt),
@@ -285,6 +289,7 @@ impl Direction {
                     match self.decoder.decode(&payload, &mut self.decoded) {
                         Ok(_) => {
                             self.stats.decoded += 1;
+                            self.trim_to_timestamps();
                             self.losses_in_row = 0;
                             self.last_good.clear();
                             self.last_good.extend_from_slice(&self.decoded);
@@ -311,6 +316,20 @@ impl Direction {
                 self.decoded.resize(n, 0);
             }
             self.frame_decoded();
+        }
+    }
+
+    /// Cuts a decoded packet to the time its timestamps give it: a peer whose packets hold more
+    /// audio than that (a 120 ms Opus packet every 20 ms of timestamps) cannot make the output
+    /// run faster than real time or the buffers grow.
+    fn trim_to_timestamps(&mut self) {
+        let rate = u64::from(self.decoder.sample_rate());
+        let clock = u64::from(self.in_clock.max(1));
+        let limit = (u64::from(self.jitter.frame_ticks()) * rate / clock) as usize;
+        if limit > 0 && self.decoded.len() > limit {
+            let excess = self.decoded.len() - limit;
+            self.decoded.truncate(limit);
+            self.stats.pcm_dropped_ms += (excess as u64 * 1000 / rate.max(1)).max(1);
         }
     }
 

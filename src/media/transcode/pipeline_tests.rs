@@ -265,3 +265,30 @@ fn inband_digits_on_a_leg_without_telephone_event_become_events() {
 }
 
 
+
+#[test]
+fn garbage_and_oversized_packets_do_not_stop_or_bloat_the_pipeline() {
+    let input = opus();
+    let output = pcmu(20);
+    let mut dir = Direction::new(&input, &output, &DirectionOptions::new(1, 0, 0)).unwrap();
+    let t0 = epoch();
+    // A 120 ms Opus packet every 20 ms of timestamps, a malformed payload, a stray payload type.
+    let mut enc = input.config.encoder(&EncoderOptions { ptime_ms: 60, ..Default::default() }).unwrap();
+    let mut long = Vec::new();
+    enc.encode(&tone(1000.0, 48000, 2880, 0.3), &mut long).unwrap();
+    let mut sent = 0;
+    for i in 0..200u32 {
+        let now = t0 + MS * (20 * i);
+        let payload: &[u8] = if i % 7 == 3 { &[0xff, 0xff, 0xff] } else { &long };
+        dir.handle_packet(now, &crate::media::testpkt::rtp(111, i as u16, i * 960, 9, false, payload)).unwrap();
+        assert!(dir.handle_packet(now, &crate::media::testpkt::rtp(55, i as u16, 0, 9, false, &[1])).is_err());
+        assert!(dir.handle_packet(now, &[0x80, 1]).is_err());
+        while dir.poll_output(now).is_some() {
+            sent += 1;
+        }
+    }
+    let s = dir.stats();
+    assert!(s.decode_errors > 0 && s.pcm_dropped_ms > 0 && s.unknown_pt == 200, "{s:?}");
+    // Output keeps its cadence: about one packet per 20 ms, not three.
+    assert!((190..=260).contains(&sent), "{sent} packets");
+}

@@ -113,6 +113,15 @@ fn telephone_event(codecs: &[OfferedCodec], audio: &CodecConfig) -> Option<(u8, 
         .map(|c| (c.pt, c.clock_rate))
 }
 
+/// Whether a codec can frame packets of `ptime` ms (otherwise the leg gets 20 ms).
+fn ptime_fits(kind: CodecKind, ptime: u32) -> bool {
+    match kind {
+        CodecKind::Opus => matches!(ptime, 10 | 20 | 40 | 60),
+        CodecKind::Amr | CodecKind::AmrWb => ptime % 20 == 0 && (20..=120).contains(&ptime),
+        _ => ptime % 10 == 0 && (10..=120).contains(&ptime),
+    }
+}
+
 /// Chooses the path of a call from the codecs each leg accepts (in its order of preference)
 /// and each leg's ptime.
 pub fn plan_call(
@@ -131,7 +140,7 @@ pub fn plan_call(
     let choice = |codecs: &[OfferedCodec], c: &Candidate, ptime: Option<u32>| LegFormat {
         pt: c.pt,
         config: c.config.clone(),
-        ptime_ms: ptime.filter(|p| *p >= 10 && p % 10 == 0).unwrap_or(20),
+        ptime_ms: ptime.filter(|&p| ptime_fits(c.config.kind, p)).unwrap_or(20),
         telephone_event: telephone_event(codecs, &c.config),
     };
     // A's preference first, as the offerer's order decides among equals (RFC 3264 §6.1).

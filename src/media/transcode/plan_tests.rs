@@ -69,3 +69,11 @@ fn evs_and_unknown_codecs_are_never_chosen() {
     assert!(matches!(plan_call(&only_evs, None, &b, None), Err(TranscodeError::NoUsableCodec { leg: "a" })));
     assert!(matches!(plan_call(&a, None, &only_evs, None), Err(TranscodeError::NoUsableCodec { leg: "b" })));
 }
+
+#[test]
+fn a_ptime_the_codec_cannot_frame_falls_back_to_20_ms() {
+    let a = [c(97, "AMR-WB", 16000, &[])];
+    let b = [c(111, "opus", 48000, &[])];
+    let MediaPlan::Transcode { a, b } = plan_call(&a, Some(30), &b, Some(40)).unwrap() else { panic!("transcode expected") };
+    assert_eq!((a.ptime_ms, b.ptime_ms), (20, 40));
+}
