@@ -168,6 +168,68 @@ impl DtmfGenerator {
     }
 }
 
+/// Plays RFC 4733 digits into the audio of a leg that has no telephone-event.
+///
+/// While an event runs, each decoded frame is replaced by the digit's two tones at the level
+/// the event gives; an event whose end never comes stops after 200 ms without an update.
+#[derive(Debug, Clone, Default)]
+pub struct ToneInserter {
+    /// Input timestamp, event code, amplitude per tone, samples played.
+    current: Option<(u32, u8, f32, usize)>,
+    ended: Option<u32>,
+    frames_since_update: u32,
+    played: u64,
+}
+
+/// Frames (20 ms) without an update after which a running event is taken as ended.
+const STALE_FRAMES: u32 = 10;
+
+impl ToneInserter {
+    /// No event running.
+    pub fn new() -> ToneInserter {
+        ToneInserter::default()
+    }
+
+    /// Events played so far.
+    pub fn played(&self) -> u64 {
+        self.played
+    }
+
+    /// Takes one telephone-event payload with its RTP timestamp.
+    pub fn on_packet(&mut self, in_ts: u32, payload: &[u8]) -> Result<(), RtpError> {
+        let ev = TelephoneEvent::parse(payload)?;
+        if ev.event > 15 || self.ended == Some(in_ts) {
+            return Ok(()); // flash and other non-digits, or a repeated end
+        }
+        self.frames_since_update = 0;
+        if ev.end {
+            self.ended = Some(in_ts);
+            self.current = None;
+            return Ok(());
+        }
+        if self.current.map(|c| c.0) != Some(in_ts) {
+            // −volume dBm0, with 0 dBm0 at −3.14 dBFS; each tone carries half the power.
+            let amplitude = 10f32.powf((-f32::from(ev.volume) - 3.14) / 20.0) * std::f32::consts::FRAC_1_SQRT_2;
+            self.current = Some((in_ts, ev.event, amplitude, 0));
+            self.played += 1;
+        }
+        Ok(())
+    }
+
+    /// Replaces `pcm` (one frame at `rate`) with the running digit's tones, if one runs.
+    pub fn fill(&mut self, pcm: &mut Vec<i16>, rate: u32) {
+        self.frames_since_update += 1;
+        if self.frames_since_update > STALE_FRAMES {
+            self.current = None;
+        }
+        let Some((_, event, amplitude, offset)) = &mut self.current else { return };
+        let n = pcm.len();
+        pcm.clear();
+        synthesize(*event, rate, *offset, n, *amplitude, pcm);
+        *offset += n;
+    }
+}
+
 fn dur(now: u32, start: u32) -> u16 {
     now.wrapping_sub(start).min(0xFFFF) as u16
 }
@@ -215,6 +277,28 @@ mod tests {
         // A late packet of the old event is ignored.
         t.on_packet(100, &payload(3, true, 320), 900, &mut out).unwrap();
         assert_eq!(out.len(), 5);
+    }
+
+    #[test]
+    fn the_inserter_plays_a_digit_until_its_end() {
+        let mut ins = ToneInserter::new();
+        let mut pcm = vec![0i16; 160];
+        ins.fill(&mut pcm, 8000);
+        assert!(pcm.iter().all(|&s| s == 0));
+        ins.on_packet(10, &payload(7, false, 160)).unwrap();
+        ins.fill(&mut pcm, 8000);
+        assert_eq!(pcm.len(), 160);
+        let mut d = DtmfDetector::new(8000);
+        for _ in 0..5 {
+            ins.fill(&mut pcm, 8000);
+            d.process(&pcm);
+        }
+        assert_eq!(d.active(), Some(7));
+        ins.on_packet(10, &payload(7, true, 960)).unwrap();
+        pcm.iter_mut().for_each(|s| *s = 0);
+        ins.fill(&mut pcm, 8000);
+        assert!(pcm.iter().all(|&s| s == 0));
+        assert_eq!(ins.played(), 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod test_util;
 #[cfg(test)]
 mod pipeline_tests;
 
-pub use dtmf::{DtmfDetector, DtmfGenerator, DtmfTranslator, EventPacket};
+pub use dtmf::{DtmfDetector, DtmfGenerator, DtmfTranslator, EventPacket, ToneInserter};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 pub use pipeline::{Direction, DirectionOptions, DirectionStats};
 pub use plan::{plan_call, LegFormat, MediaPlan, OfferedCodec};

@@ -3,8 +3,9 @@
 //! jitter buffer → decode (codec PLC for lost frames, Opus FEC when the next packet is here)
 //! → resample to Y's PCM rate → re-frame to Y's ptime → encode → RTP with our SSRC and
 //! continuous sequence numbers and timestamps on Y's clock. RFC 4733 events skip the jitter
-//! buffer and are rescaled to Y's telephone-event clock; when X has no telephone-event and Y
-//! has, digits are detected in X's audio and sent as events.
+//! buffer and are rescaled to Y's telephone-event clock, or played as tones into Y's audio when
+//! Y has no telephone-event; when X has none and Y has, digits are detected in X's audio and
+//! sent as events.
 //!
 //! Drive it like every sans-IO core here: [`Direction::handle_packet`] for each datagram,
 //! then [`Direction::poll_output`] until `None`, and call again at [`Direction::poll_timeout`].
@@ -12,7 +13,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::dtmf::{DtmfDetector, DtmfGenerator, DtmfTranslator, EventPacket};
+use super::dtmf::{DtmfDetector, DtmfGenerator, DtmfTranslator, EventPacket, ToneInserter};
 use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use super::plan::LegFormat;
 use super::resample::Resampler;
@@ -82,7 +83,8 @@ pub struct DirectionStats {
     pub events_in: u64,
     /// RFC 4733 packets sent.
     pub events_out: u64,
-    /// Events dropped because the output leg has no telephone-event.
+    /// Event packets not sent because the output leg has no telephone-event (generated events
+    /// only; received events are played in-band there).
     pub events_dropped: u64,
     /// Digits detected in the input audio.
     pub digits_detected: u64,
@@ -104,6 +106,7 @@ pub struct Direction {
     encoder: Box<dyn AudioEncoder>,
     resampler: Option<Resampler>,
     translator: Option<DtmfTranslator>,
+    inserter: Option<ToneInserter>,
     detector: Option<DtmfDetector>,
     generator: DtmfGenerator,
     /// PCM at the decoder's rate, one frame.
@@ -179,6 +182,7 @@ impl Direction {
             encoder,
             resampler,
             translator,
+            inserter: None,
             generator: DtmfGenerator::new(),
             decoded: Vec::new(),
             last_good: Vec::new(),
@@ -210,8 +214,12 @@ impl Direction {
         }
         if Some(pt) == self.in_te {
             let Some(translator) = &mut self.translator else {
-                self.stats.events_dropped += 1;
-                return Ok(());
+                // The output leg has no telephone-event: the digit goes into its audio.
+                let inserter = self.inserter.get_or_insert_with(ToneInserter::new);
+                let before = inserter.played();
+                let result = inserter.on_packet(packet.timestamp(), packet.payload());
+                self.stats.events_in += inserter.played() - before;
+                return Ok(result?);
             };
             let before = translator.events();
             let mut events = std::mem::take(&mut self.events);
@@ -371,6 +379,9 @@ impl Direction {
 
     /// Resamples one decoded frame into the FIFO and encodes every whole output frame.
     fn frame_decoded(&mut self) {
+        if let Some(inserter) = &mut self.inserter {
+            inserter.fill(&mut self.decoded, self.decoder.sample_rate());
+        }
         if let Some(detector) = &mut self.detector {
             let before = detector.detected();
             detector.process(&self.decoded);

@@ -292,3 +292,37 @@ fn garbage_and_oversized_packets_do_not_stop_or_bloat_the_pipeline() {
     // Output keeps its cadence: about one packet per 20 ms, not three.
     assert!((190..=260).contains(&sent), "{sent} packets");
 }
+
+#[test]
+fn rfc4733_digits_toward_a_leg_without_telephone_event_are_played_in_band() {
+    let input = leg("opus", 48000, 111, 20, &[], Some((101, 48000)));
+    let output = pcmu(20);
+    let mut sent = encode_input(&input, &vec![0i16; 48000 * 3]);
+    let digits = [3u8, 8, 11, 0];
+    for (k, &code) in digits.iter().enumerate() {
+        let start_ms = 400 + 500 * k as u32;
+        let ts = 4_000_000_000u32.wrapping_add(start_ms * 48);
+        for step in 1..=9u32 {
+            let end = step >= 7;
+            let duration = (step.min(6) * 960) as u16;
+            let payload = [code, if end { 0x80 | 10 } else { 10 }, (duration >> 8) as u8, duration as u8];
+            let seq = 30_000u16.wrapping_add((10 * k as u32 + step) as u16);
+            sent.0.push((start_ms + 20 * step.min(6), crate::media::testpkt::rtp(101, seq, ts, 0xabc, step == 1, &payload)));
+        }
+    }
+    sent.0.sort_by_key(|(t, _)| *t);
+    let got = drive(&input, &output, sent, 0.0, 0, 1);
+    let pcm = check_stream(&output, &got);
+    let mut d = super::dtmf::DtmfDetector::new(8000);
+    let mut found = Vec::new();
+    let mut last = None;
+    for block in pcm.chunks(160) {
+        let now = d.process(block);
+        if now.is_some() && now != last {
+            found.extend(now);
+        }
+        last = now;
+    }
+    assert_eq!(found, digits);
+    assert_eq!(got.stats.events_in, 4);
+}
