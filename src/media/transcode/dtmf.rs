@@ -181,6 +181,8 @@ pub struct ToneInserter {
     played: u64,
 }
 
+/// dBFS of 0 dBm0 (µ-law: a full-scale sine is +3.17 dBm0, ITU-T G.711).
+const DBM0_IN_DBFS: f32 = -3.17;
 /// Frames (20 ms) without an update after which a running event is taken as ended.
 const STALE_FRAMES: u32 = 10;
 
@@ -209,7 +211,7 @@ impl ToneInserter {
         }
         if self.current.map(|c| c.0) != Some(in_ts) {
             // −volume dBm0, with 0 dBm0 at −3.14 dBFS; each tone carries half the power.
-            let amplitude = 10f32.powf((-f32::from(ev.volume) - 3.14) / 20.0) * std::f32::consts::FRAC_1_SQRT_2;
+            let amplitude = 10f32.powf((DBM0_IN_DBFS - f32::from(ev.volume)) / 20.0) * std::f32::consts::FRAC_1_SQRT_2;
             self.current = Some((in_ts, ev.event, amplitude, 0));
             self.played += 1;
         }
