@@ -9,6 +9,7 @@ pub mod engine;
 pub mod ports;
 pub mod relay;
 pub mod rtp;
+pub mod transcode;
 
 #[cfg(test)]
 mod testpkt;
