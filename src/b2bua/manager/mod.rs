@@ -97,6 +97,8 @@ pub struct CallManager {
     pub(super) next_key: u64,
     /// Requests relayed to the other side (INFO, MESSAGE, NOTIFY), answered when it answers.
     pub(super) relayed: HashMap<ServerTxId, Request>,
+    /// Calls created and not yet ended (kept as they change: read after every event).
+    pub(super) live: usize,
     rng: u64,
 }
 
@@ -114,6 +116,7 @@ impl CallManager {
             events: VecDeque::new(),
             next_key: 1,
             relayed: HashMap::new(),
+            live: 0,
             rng: seed | 1,
         }
     }
@@ -134,7 +137,7 @@ impl CallManager {
 
     /// Calls not yet ended.
     pub fn active(&self) -> usize {
-        self.calls.values().filter(|c| !c.is_ended()).count()
+        self.live
     }
 
     /// Calls kept in memory, including ended ones waiting for their transactions.

@@ -281,6 +281,7 @@ impl CallManager {
             tags,
         };
         self.calls.insert(key, call);
+        self.live += 1;
         self.by_media.insert(media_id, key);
         self.track_server(key, tx, Side::A, Purpose::Invite);
         self.track_client(key, b_tx, Side::B, Purpose::Invite);

@@ -19,6 +19,7 @@ impl CallManager {
         }
         let before = call.state;
         call.state = CallState::Ended;
+        self.live = self.live.saturating_sub(1);
         call.cause = Some(cause_code);
         call.ended_by = Some(ended_by);
         call.ended_ms = Some(now.unix_ms);

@@ -73,6 +73,7 @@ fn answered_call() -> Answered {
     assert_eq!(statuses(&ok), vec![200]);
     assert_eq!(to_tag(&ok[0]), a_tag, "the same dialog as the 180");
     b.deliver(CALLER, in_dialog(&a_invite, true, "ACK", 1, &a_tag, "caller1", "sip:ncgw@10.0.0.100:5060", "10.0.0.1:5060", None));
+    assert_eq!(b.node.calls.active(), 1);
     Answered { bench: b, a_invite, b_invite, a_tag }
 }
 
@@ -104,6 +105,7 @@ fn caller_hangs_up() {
     assert!(bye_b.headers.get(&HeaderName::Reason).unwrap().contains("text=\"normal\""));
     c.bench.deliver(CALLEE, Message::Response(crate::sip::message::Response::for_request(&bye_b, 200)));
     assert_eq!(c.bench.records.len(), 1);
+    assert_eq!(c.bench.node.calls.active(), 0, "the ended call no longer counts as active");
     let r = &c.bench.records[0];
     assert_eq!((r.cause, r.ended_by, r.sip_code_in, r.sip_code_out), ("normal", "caller", Some(200), Some(200)));
     assert!(r.answered_ms.is_some() && r.ringing_ms.is_some());

@@ -93,6 +93,7 @@ impl TransactionLayer {
             ))
         };
         let next = machine.next_timeout();
+        self.tally(true, matches!(machine, ClientMachine::Invite(_)), 1);
         let h = self.clients.insert(ClientEntry {
             key: key.clone(),
             peer: to,

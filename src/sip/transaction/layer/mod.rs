@@ -194,20 +194,19 @@ impl TransactionLayer {
 
     /// Live transactions by kind and the counters.
     pub fn stats(&self) -> TxStats {
-        let mut stats = self.stats;
-        for (_, e) in self.clients.iter() {
-            match e.machine {
-                ClientMachine::Invite(_) => stats.client_invite += 1,
-                ClientMachine::NonInvite(_) => stats.client_non_invite += 1,
-            }
-        }
-        for (_, e) in self.servers.iter() {
-            match e.machine {
-                ServerMachine::Invite(_) => stats.server_invite += 1,
-                ServerMachine::NonInvite(_) => stats.server_non_invite += 1,
-            }
-        }
-        stats
+        // Live counts are kept as transactions come and go: this is called after every event.
+        self.stats
+    }
+
+    /// Counts a transaction of this kind in (`+1`) or out (`-1`).
+    pub(super) fn tally(&mut self, client: bool, invite: bool, delta: isize) {
+        let slot = match (client, invite) {
+            (true, true) => &mut self.stats.client_invite,
+            (true, false) => &mut self.stats.client_non_invite,
+            (false, true) => &mut self.stats.server_invite,
+            (false, false) => &mut self.stats.server_non_invite,
+        };
+        *slot = slot.saturating_add_signed(delta);
     }
 
     /// The RFC state name of a live transaction (`"Proceeding"`), for logs and tests.
@@ -260,6 +259,7 @@ impl TransactionLayer {
         if terminated {
             if let Some(entry) = self.clients.remove(h) {
                 self.client_keys.remove(&entry.key);
+                self.tally(true, matches!(entry.machine, ClientMachine::Invite(_)), -1);
             }
             self.events.push_back(TxEvent::Terminated { tx });
         } else if let Some(at) = after.filter(|_| after != before) {
@@ -295,6 +295,7 @@ impl TransactionLayer {
         if terminated {
             if let Some(entry) = self.servers.remove(h) {
                 self.server_keys.remove(&entry.key);
+                self.tally(false, matches!(entry.machine, ServerMachine::Invite(_)), -1);
             }
             if announced {
                 self.events.push_back(TxEvent::Terminated { tx });

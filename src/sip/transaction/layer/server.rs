@@ -53,6 +53,7 @@ impl TransactionLayer {
         } else {
             ServerMachine::NonInvite(ServerNonInvite::new(reliable))
         };
+        self.tally(false, matches!(machine, ServerMachine::Invite(_)), 1);
         let h = self.servers.insert(ServerEntry {
             key: key.clone(),
             peer: from,
@@ -132,6 +133,7 @@ impl TransactionLayer {
         } else {
             let reliable = from.transport.is_reliable();
             let machine = ServerMachine::NonInvite(ServerNonInvite::new(reliable));
+            self.tally(false, false, 1);
             let h = self.servers.insert(ServerEntry {
                 key: key.clone(),
                 peer: from,

@@ -301,3 +301,28 @@ fn bad_timer_configurations_are_refused() {
     };
     assert!(TransactionLayer::new(config, 1).is_err());
 }
+
+#[test]
+fn live_counts_follow_transactions_in_and_out() {
+    let mut h = Harness::new();
+    h.recv_request(request(Method::Invite, "z9hG4bKlive1", udp()), udp());
+    h.recv_request(request(Method::Options, "z9hG4bKlive2", udp()), udp());
+    h.recv_request(request(Method::Options, "z9hG4bKlive3", udp()), udp());
+    let s = h.layer.stats();
+    assert_eq!((s.server_invite, s.server_non_invite, s.client_invite, s.client_non_invite), (1, 2, 0, 0));
+    // A retransmission is absorbed: no new transaction is counted.
+    h.recv_request(request(Method::Options, "z9hG4bKlive2", udp()), udp());
+    assert_eq!(h.layer.stats().server_non_invite, 2);
+    // Unanswered, the non-INVITE server transactions stay; nothing terminates them but answers.
+    for ev in h.take_events() {
+        if let TxEvent::Request { tx, request, .. } = ev {
+            let status = if request.method == Method::Invite { 486 } else { 200 };
+            let now = h.now;
+            h.layer.respond(now, tx, response(&request, status)).unwrap();
+        }
+    }
+    // Timers J (32 s on UDP) and H (32 s without ACK) end them all.
+    h.run_until(Duration::from_secs(70));
+    let s = h.layer.stats();
+    assert_eq!(s.active(), 0, "{s:?}");
+}
