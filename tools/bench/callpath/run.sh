@@ -14,7 +14,8 @@
 #       relay's port range minus datagrams out of it, over the whole run.
 #
 # Usage: tools/bench/callpath/run.sh            (as root, or with sudo available)
-# Knobs (environment): RATES, STEP_SECONDS, CONCURRENCY, REPEATS_B, TOTAL_LIMIT, SKIP_BUILD=1.
+# Knobs (environment): RATES, STEP_SECONDS, CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
+# measurements, after installs and the build; default 900), SKIP_BUILD=1.
 # Output: an aligned table on stdout and tools/bench/callpath/RESULTS.md; raw logs in $WORK.
 set -euo pipefail
 
@@ -87,8 +88,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# watchdog: the whole run is bounded
-( sleep "$TOTAL_LIMIT"; echo "run.sh: total time limit ${TOTAL_LIMIT}s reached, stopping" >&2; kill -TERM $$ ) &
+# watchdog: the measurements are bounded (installs and the cargo build above are not counted)
+T0=$(date +%s)
+MAIN=$$
+( trap 'kill $sp 2>/dev/null; exit 0' TERM
+  sleep "$TOTAL_LIMIT" & sp=$!; wait $sp
+  echo "run.sh: total time limit ${TOTAL_LIMIT}s reached, stopping" >&2; kill -TERM $MAIN ) &
 PIDS+=($!)
 
 for port in $NCGW_SIP $NCGW_ADMIN $NCGW_UAS $KAM_SIP $KAM_UAS $RTPE_NG $RTPE_CLI $RTPE_HTTP; do
@@ -96,11 +101,17 @@ for port in $NCGW_SIP $NCGW_ADMIN $NCGW_UAS $KAM_SIP $KAM_UAS $RTPE_NG $RTPE_CLI
 done
 
 # --- RTP meters: iptables counters on lo, same rules for both relays ----------------------------
+$SUDO iptables -D OUTPUT -o lo -p udp -j "$CHAIN" 2>/dev/null || true   # left over from a killed run
+$SUDO iptables -F "$CHAIN" 2>/dev/null || true
+$SUDO iptables -X "$CHAIN" 2>/dev/null || true
 $SUDO iptables -N "$CHAIN"
-$SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -j RETURN   # 1 into ncgw
-$SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -j RETURN   # 2 out of ncgw
-$SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -j RETURN   # 3 into rtpengine
-$SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -j RETURN   # 4 out of rtpengine
+# Only datagrams between the relay's port range and this script's SIPp media ports are counted,
+# so RTP of anything else running on the machine does not leak into the meters.
+NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP"
+$SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
+$SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+$SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
+$SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
 $SUDO iptables -I OUTPUT 1 -o lo -p udp -j "$CHAIN"
 # prints "ncgw_in ncgw_out rtpe_in rtpe_out" packet counts
 meters() { $SUDO iptables -L "$CHAIN" -n -v -x | awk 'NR>2 {printf "%s ", $1} END {print ""}'; }
