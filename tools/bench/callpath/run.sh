@@ -221,6 +221,7 @@ rate_step() {  # rate_step SYSTEM RATE -> appends a row, returns 0 if the step p
   [ "$(echo "$row" | cut -f10)" = yes ]
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "(a) call-rate steps: ${RATES} cps, ${STEP_SECONDS} s of calls each, 1 s calls without RTP"
 start_uas uas_quiet.xml
 alive_ncgw=1 alive_kam=1 i=0
@@ -241,7 +242,7 @@ stop_uas
 
 # --- 4. (b) CPU per relayed RTP packet at fixed concurrency -------------------------------------
 B_TSV="$WORK/b.tsv"
-printf 'system\tconc\trep\tcalls_up\twin_s\tcpu_relay_s\tcpu_kam_s\tcpu_rtpe_s\tpkts_out_win\tpkts_in_win\tin_total\tout_total\tloss_pct\town_counter_total\tsipp_failed\n' >"$B_TSV"
+printf 'system\tconc\trep\tcalls_up\twin_s\tcpu_relay_s\tcpu_kam_s\tcpu_rtpe_s\tpkts_out_win\tpkts_in_win\tin_total\tout_total\tloss_pct\town_counter_total\tsipp_failed\tmachine_busy_pct\n' >"$B_TSV"
 WIN_START=9 WIN_END=25        # seconds after the first INVITE: ramp (100 cps) done, no call ended
 media_run() {  # media_run SYSTEM CONC REP
   local sys=$1 conc=$2 rep=$3 d="$WORK/b/$1-$2-$3" rc=0 pid
@@ -260,12 +261,14 @@ media_run() {  # media_run SYSTEM CONC REP
   local c0 k0 r0 m0 c1 k1 r1 m1 up
   if [ $sys = ncgw ]; then c0=$(cpu_of $NCGW_PID); else c0=$(( $(cpu_of "${KAM_PIDS[@]}") + $(cpu_of $RTPE_PID) )); fi
   k0=$(cpu_of "${KAM_PIDS[@]}"); r0=$(cpu_of $RTPE_PID); m0=$(meters); local w0; w0=$(date +%s.%N)
+  local s0; s0=$(head -1 /proc/stat)
   sleep "$(python3 -c "import time; print(max(0, $t_start + ($WIN_START + $WIN_END) / 2 - time.time()))")"
   if [ $sys = ncgw ]; then up=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_calls_active$')
   else up=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"'); fi
   sleep "$(python3 -c "import time; print(max(0, $t_start + $WIN_END - time.time()))")"
   if [ $sys = ncgw ]; then c1=$(cpu_of $NCGW_PID); else c1=$(( $(cpu_of "${KAM_PIDS[@]}") + $(cpu_of $RTPE_PID) )); fi
   k1=$(cpu_of "${KAM_PIDS[@]}"); r1=$(cpu_of $RTPE_PID); m1=$(meters); local w1; w1=$(date +%s.%N)
+  local s1; s1=$(head -1 /proc/stat)
   wait $pid || rc=$?
   sleep 2
   local mt own1; mt=$(meters)
@@ -273,7 +276,7 @@ media_run() {  # media_run SYSTEM CONC REP
   else own1=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_packets_total\\{type="userspace"'); fi
   [ $sys = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep -E '^ncgw_(rtp_packets_total|calls_total)' >"$d/ncgw_metrics.after" || true
   python3 "$HERE/summarize.py" media "$d" "$sys" "$conc" "$rep" "$rc" "$HZ" "$up" "$w0" "$w1" \
-      "$c0" "$c1" "$k0" "$k1" "$r0" "$r1" "$m0" "$m1" "$mt" "$own0" "$own1" >>"$B_TSV"
+      "$c0" "$c1" "$k0" "$k1" "$r0" "$r1" "$m0" "$m1" "$mt" "$own0" "$own1" "$s0" "$s1" >>"$B_TSV"
   say "(b) $sys $conc calls rep $rep: $(tail -1 "$B_TSV" | cut -f4-15 | tr '\t' ' ')"
 }
 
@@ -296,6 +299,7 @@ rver=$(dpkg-query -W -f='${Version}' rtpengine-daemon 2>/dev/null)
 sver=$(dpkg-query -W -f='${Version}' sip-tester 2>/dev/null)
 python3 "$HERE/summarize.py" report "$WORK" "$COMMIT$DIRTY" "$kver" "$rver" "$sver" \
   "$(nproc)" "$STEP_SECONDS" "$WIN_START" "$WIN_END" "$ncgw_threads" "$rtpe_threads" "$(elapsed)" \
+  "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" \
   >"$WORK/RESULTS.md"
 cat "$WORK/RESULTS.md"
 cp "$WORK/RESULTS.md" "$HERE/RESULTS.md"

@@ -114,7 +114,11 @@ def step(args):
 
 
 def media(args):
-    (d, system, conc, rep, rc, hz, up, w0, w1, c0, c1, k0, k1, r0, r1, m0, m1, mt, own0, own1) = args
+    (d, system, conc, rep, rc, hz, up, w0, w1, c0, c1, k0, k1, r0, r1, m0, m1, mt, own0, own1, s0, s1) = args
+    # machine-wide share of CPU time not idle/iowait over the window (/proc/stat "cpu" lines)
+    a0, a1 = [int(x) for x in s0.split()[1:]], [int(x) for x in s1.split()[1:]]
+    dt = [y - x for x, y in zip(a0, a1)]
+    busy = 100.0 * (sum(dt) - dt[3] - dt[4]) / sum(dt) if sum(dt) else float("nan")
     hz = float(hz)
     m0, m1, mt = ([int(x) for x in m.split()] for m in (m0, m1, mt))
     i_in, i_out = (0, 1) if system == "ncgw" else (2, 3)
@@ -126,7 +130,7 @@ def media(args):
         system, conc, rep, up or "-", f"{float(w1) - float(w0):.2f}",
         f"{(int(c1) - int(c0)) / hz:.2f}", f"{(int(k1) - int(k0)) / hz:.2f}", f"{(int(r1) - int(r0)) / hz:.2f}",
         str(m1[i_out] - m0[i_out]), str(m1[i_in] - m0[i_in]), str(in_total), str(out_total), f"{loss:.3f}",
-        str(int(own1) - int(own0)), str(failed if rc == "0" else f"{failed}(rc {rc})"),
+        str(int(own1) - int(own0)), str(failed if rc == "0" else f"{failed}(rc {rc})"), f"{busy:.0f}",
     ]
     print("\t".join(row))
 
@@ -148,7 +152,8 @@ def table(headers, rows):
 
 
 def report(args):
-    work, commit, kver, rver, sver, nproc, step_s, win0, win1, ncgw_threads, rtpe_threads, elapsed = args
+    (work, commit, kver, rver, sver, nproc, step_s, win0, win1, ncgw_threads, rtpe_threads, elapsed,
+     load0, load1) = args
     a = read_tsv(os.path.join(work, "a.tsv"))
     b = read_tsv(os.path.join(work, "b.tsv"))
     notes_a = open(os.path.join(work, "a.notes")).read().strip() if os.path.exists(os.path.join(work, "a.notes")) else ""
@@ -210,7 +215,8 @@ def report(args):
     lines.append("# Call-path benchmark: ncgw vs kamailio + rtpengine")
     lines.append("")
     lines.append(f"Run {now}, ncgw commit `{commit}`, kamailio {kver}, rtpengine-daemon {rver} (userspace), "
-                 f"SIPp {sver}; {nproc} cores, everything on 127.0.0.1, run took {elapsed} s. "
+                 f"SIPp {sver}; {nproc} cores, everything on 127.0.0.1, measurements took {elapsed} s; "
+                 f"load average {load0} at the start, {load1} at the end. "
                  f"Made by `tools/bench/callpath/run.sh`.")
     lines.append("")
     lines.append("## Summary")
@@ -270,10 +276,10 @@ def report(args):
         brows.append([SYS_NAME[r["system"]], r["conc"], r["rep"], r["calls_up"], r["win_s"], r["cpu_relay_s"],
                       r["cpu_kam_s"] if r["system"] == "kam" else "-", r["cpu_rtpe_s"] if r["system"] == "kam" else "-",
                       r["pkts_out_win"], f"{us:.2f}", r["in_total"], r["out_total"], r["loss_pct"],
-                      r["own_counter_total"], r["sipp_failed"]])
+                      r["own_counter_total"], r["sipp_failed"], r.get("machine_busy_pct", "-")])
     lines.append(table(["system", "calls", "rep", "up mid-window", "window s", "CPU s", "kamailio CPU s",
                         "rtpengine CPU s", "pkts out (window)", "us/pkt", "pkts in (run)", "pkts out (run)",
-                        "loss %", "own counter (run)", "SIPp failed"], brows))
+                        "loss %", "own counter (run)", "SIPp failed", "machine busy %"], brows))
     if notes_b:
         lines.append("")
         lines.append(f"Stopped early by the time budget: `{notes_b}`.")
@@ -312,7 +318,12 @@ def report(args):
   BYE). "own counter" is the relay's own count over the run as a cross-check:
   `ncgw_rtp_packets_total{{result="relayed"}}` and rtpengine's `rtpengine_packets_total{{type="userspace"}}`
   (rtpengine adds a call's packets when the call is deleted). The µs/packet figure is the
-  median over the repetitions; ratios are of medians.
+  median over the repetitions; ratios are of medians. "machine busy %" is the share of all
+  cores' time not idle in the window (SIPp's two instances, the relay, and anything else the
+  machine was running).
+- Meters: iptables counters in a chain jumped to from OUTPUT on `lo`, matching only datagrams
+  between the relay's RTP ports and this run's SIPp media ports; both relays pay the same rule
+  cost on their sends.
 """)
     return "\n".join(lines)
 
