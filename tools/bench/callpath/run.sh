@@ -22,7 +22,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 
-RATES=${RATES:-"50 100 200 300 400 600 800 1000 1200"}
+RATES=${RATES:-"100 200 300 400 500 600 700 800 1000"}
 STEP_SECONDS=${STEP_SECONDS:-10}
 CONCURRENCY=${CONCURRENCY:-"200 500"}
 REPEATS_B=${REPEATS_B:-3}
@@ -127,8 +127,10 @@ cpu_of() {  # utime+stime in clock ticks (all threads of each process), summed o
 }
 HZ=$(getconf CLK_TCK)
 
-metric() {  # metric URL NAME-REGEX: sum of matching samples
-  curl -s --max-time 2 "$1" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re {s += $2} END {printf "%.0f\n", s}'
+metric() {  # metric URL NAME-REGEX: sum of matching samples, "-" when the URL does not answer in 5 s
+  local body
+  body=$(curl -s --max-time 5 "$1") || { echo "-"; return 0; }
+  awk -v re="$2" '$0 !~ /^#/ && $1 ~ re {s += $2} END {printf "%.0f\n", s}' <<<"$body"
 }
 
 # --- 2. start the systems -----------------------------------------------------------------------
@@ -169,6 +171,7 @@ rtpengine --interface=127.0.0.1 --listen-ng=127.0.0.1:$RTPE_NG --listen-cli=127.
   --table=-1 --delete-delay=0 --foreground --log-stderr --log-level=4 \
   >"$WORK/rtpengine/rtpengine.log" 2>&1 &
 RTPE_PID=$!; PIDS+=($RTPE_PID)
+for _ in $(seq 50); do curl -sf --max-time 1 "http://127.0.0.1:$RTPE_HTTP/metrics" >/dev/null && break; sleep 0.1; done
 
 kamailio -DD -E -f "$HERE/kamailio.cfg" -l udp:127.0.0.1:$KAM_SIP -n 4 -m 512 -M 32 -Y "$WORK/kamailio" \
   -A "RTPE_SOCK=\"udp:127.0.0.1:$RTPE_NG\"" -A "AGENT=\"sip:agent@127.0.0.1:$KAM_UAS\"" \
@@ -203,7 +206,7 @@ target_of() { if [ "$1" = ncgw ]; then echo "127.0.0.1:$NCGW_SIP $NCGW_UAC $NCGW
 
 # --- 3. (a) call-rate step test ---------------------------------------------------------------
 A_TSV="$WORK/a.tsv"
-printf 'system\trate\tcalls\tsuccessful\tfailed\tsipp_rc\tp99_setup_ms\tp99_bye_ms\tachieved_cps\tpass\tfail_codes\n' >"$A_TSV"
+printf 'system\trate\tcalls\tsuccessful\tfailed\tsipp_rc\tp99_setup_ms\tp99_bye_ms\tachieved_cps\tpass\tfail_codes\trelay_after\n' >"$A_TSV"
 rate_step() {  # rate_step SYSTEM RATE -> appends a row, returns 0 if the step passed
   local sys=$1 rate=$2 calls=$(( $2 * STEP_SECONDS )) d="$WORK/a/$1-$2" rc=0
   read -r target port mp <<<"$(target_of "$sys")"
@@ -215,7 +218,12 @@ rate_step() {  # rate_step SYSTEM RATE -> appends a row, returns 0 if the step p
       -recv_timeout 20000 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv -fd 1 \
       -trace_err -error_file err.log >sipp.out 2>&1) || rc=$?
   [ "$sys" = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep '^ncgw_calls_total' >"$d/causes.after" || true
-  python3 "$HERE/summarize.py" step "$d" "$sys" "$rate" "$calls" "$rc" >>"$A_TSV"
+  # what the relay still holds 2 s after the step's last call: ncgw RTP ports / rtpengine sessions
+  sleep 2
+  local after
+  if [ "$sys" = ncgw ]; then after="ports:$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_rtp_ports_in_use$')"
+  else after="sessions:$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"')"; fi
+  python3 "$HERE/summarize.py" step "$d" "$sys" "$rate" "$calls" "$rc" "$after" >>"$A_TSV"
   local row; row=$(tail -1 "$A_TSV")
   say "(a) $sys $rate cps: $(echo "$row" | cut -f3-10 | tr '\t' ' ')"
   [ "$(echo "$row" | cut -f10)" = yes ]
@@ -233,8 +241,8 @@ for rate in $RATES; do
   # alternate which system goes first at each step
   if [ $(( i % 2 )) -eq 0 ]; then order="ncgw kam"; else order="kam ncgw"; fi; i=$(( i + 1 ))
   for sys in $order; do
-    if [ $sys = ncgw ] && [ $alive_ncgw = 1 ]; then rate_step ncgw "$rate" || alive_ncgw=0; sleep 2; fi
-    if [ $sys = kam ] && [ $alive_kam = 1 ]; then rate_step kam "$rate" || alive_kam=0; sleep 2; fi
+    if [ $sys = ncgw ] && [ $alive_ncgw = 1 ]; then rate_step ncgw "$rate" || alive_ncgw=0; fi
+    if [ $sys = kam ] && [ $alive_kam = 1 ]; then rate_step kam "$rate" || alive_kam=0; fi
   done
   [ $alive_ncgw = 0 ] && [ $alive_kam = 0 ] && break
 done

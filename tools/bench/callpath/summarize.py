@@ -53,9 +53,12 @@ def fail_codes(d):
     path = os.path.join(d, "err.log")
     if os.path.exists(path):
         text = open(path, encoding="latin-1").read()
-        for m in re.finditer(r"received 'SIP/2\.0 (\d{3})", text):
+        # only the lines saying why a call was aborted (the file also holds whole late messages)
+        for m in re.finditer(r"Aborting call on unexpected message[^\n]*?received 'SIP/2\.0 (\d{3})", text):
             out["sip " + m.group(1)] = out.get("sip " + m.group(1), 0) + 1
-        for word, key in (("Max retrans", "retrans_timeout"), ("timeout", "recv_timeout")):
+        for m in re.finditer(r"Aborting call on unexpected message[^\n]*?received '([A-Z]+) ", text):
+            out["req " + m.group(1)] = out.get("req " + m.group(1), 0) + 1
+        for word, key in (("Max retrans", "retrans_timeout"), ("receive timeout", "recv_timeout")):
             n = len(re.findall(word, text, flags=re.I))
             if n:
                 out[key] = n
@@ -80,6 +83,7 @@ def fail_codes(d):
 
 def step(args):
     d, system, rate, calls, rc = args[0], args[1], int(args[2]), int(args[3]), int(args[4])
+    after = args[5] if len(args) > 5 else "-"
     st = sipp_stats(d)
     ok = as_int(st, "SuccessfulCall(C)")
     failed = calls - ok  # calls never started (SIPp stopped) count as failed too
@@ -110,7 +114,7 @@ def step(args):
     )
     fmt = lambda x: "-" if x is None else f"{x:.0f}"
     print("\t".join([system, str(rate), str(calls), str(ok), str(failed), str(rc), fmt(p99s), fmt(p99b),
-                     f"{achieved:.0f}", "yes" if passed else "no", fail_codes(d)]))
+                     f"{achieved:.0f}", "yes" if passed else "no", fail_codes(d), after]))
 
 
 def media(args):
@@ -130,7 +134,7 @@ def media(args):
         system, conc, rep, up or "-", f"{float(w1) - float(w0):.2f}",
         f"{(int(c1) - int(c0)) / hz:.2f}", f"{(int(k1) - int(k0)) / hz:.2f}", f"{(int(r1) - int(r0)) / hz:.2f}",
         str(m1[i_out] - m0[i_out]), str(m1[i_in] - m0[i_in]), str(in_total), str(out_total), f"{loss:.3f}",
-        str(int(own1) - int(own0)), str(failed if rc == "0" else f"{failed}(rc {rc})"), f"{busy:.0f}",
+        str(int(own1) - int(own0)) if own0.isdigit() and own1.isdigit() else "-", str(failed if rc == "0" else f"{failed}(rc {rc})"), f"{busy:.0f}",
     ]
     print("\t".join(row))
 
@@ -266,9 +270,9 @@ def report(args):
     lines.append("## (a) call-rate steps")
     lines.append("")
     arows = [[SYS_NAME[r["system"]], r["rate"], r["calls"], r["failed"], r["p99_setup_ms"], r["p99_bye_ms"],
-              r["achieved_cps"], r["pass"], r["fail_codes"]] for r in a]
+              r["achieved_cps"], r["pass"], r["fail_codes"], r.get("relay_after", "-")] for r in a]
     lines.append(table(["system", "cps asked", "calls", "failed", "p99 setup ms", "p99 BYE ms", "cps reached",
-                        "pass", "failures seen"], arows))
+                        "pass", "failures seen", "held 2 s after"], arows))
     if notes_a:
         lines.append("")
         lines.append(f"Stopped early by the time budget: `{notes_a}`.")
@@ -281,10 +285,10 @@ def report(args):
         us = float(r["cpu_relay_s"]) * 1e6 / pk if pk else float("nan")
         brows.append([SYS_NAME[r["system"]], r["conc"], r["rep"], r["calls_up"], r["win_s"], r["cpu_relay_s"],
                       r["cpu_kam_s"] if r["system"] == "kam" else "-", r["cpu_rtpe_s"] if r["system"] == "kam" else "-",
-                      r["pkts_out_win"], f"{us:.2f}", r["in_total"], r["out_total"], r["loss_pct"],
+                      r["pkts_in_win"], r["pkts_out_win"], f"{us:.2f}", r["in_total"], r["out_total"], r["loss_pct"],
                       r["own_counter_total"], r["sipp_failed"], r.get("machine_busy_pct", "-")])
     lines.append(table(["system", "calls", "rep", "up mid-window", "window s", "CPU s", "kamailio CPU s",
-                        "rtpengine CPU s", "pkts out (window)", "us/pkt", "pkts in (run)", "pkts out (run)",
+                        "rtpengine CPU s", "pkts in (window)", "pkts out (window)", "us/pkt", "pkts in (run)", "pkts out (run)",
                         "loss %", "own counter (run)", "SIPp failed", "machine busy %"], brows))
     if notes_b:
         lines.append("")
@@ -327,6 +331,10 @@ def report(args):
   median over the repetitions; ratios are of medians. "machine busy %" is the share of all
   cores' time not idle in the window (SIPp's two instances, the relay, and anything else the
   machine was running).
+- In (b), "pkts in (window)" far from "pkts out (window)" means datagrams waited in socket
+  queues at one end of the window (the relay or the senders fell behind): the machine was not
+  keeping up at that load. In (a), "held 2 s after" is what the relay still held 2 s after the
+  step's last call ended (ncgw's `ncgw_rtp_ports_in_use`, rtpengine's own sessions).
 - Meters: iptables counters in a chain jumped to from OUTPUT on `lo`, matching only datagrams
   between the relay's RTP ports and this run's SIPp media ports; both relays pay the same rule
   cost on their sends.
