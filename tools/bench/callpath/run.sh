@@ -14,7 +14,7 @@
 #       relay's port range minus datagrams out of it, over the whole run.
 #
 # Usage: tools/bench/callpath/run.sh            (as root, or with sudo available)
-# Knobs (environment): RATES, STEP_SECONDS, CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
+# Knobs (environment): RATES, STEP_SECONDS, REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
 # measurements, after installs and the build; default 900), SKIP_BUILD=1.
 # Output: an aligned table on stdout and tools/bench/callpath/RESULTS.md; raw logs in $WORK.
 set -euo pipefail
@@ -22,10 +22,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 
-RATES=${RATES:-"100 200 300 400 500 600 700 800 1000"}
+RATES=${RATES:-"200 300 400 500 600 800 1000"}
+REPEATS_A=${REPEATS_A:-3}
 STEP_SECONDS=${STEP_SECONDS:-10}
 CONCURRENCY=${CONCURRENCY:-"200 500"}
-REPEATS_B=${REPEATS_B:-3}
+REPEATS_B=${REPEATS_B:-2}
 TOTAL_LIMIT=${TOTAL_LIMIT:-900}
 T0=$(date +%s)
 
@@ -206,9 +207,9 @@ target_of() { if [ "$1" = ncgw ]; then echo "127.0.0.1:$NCGW_SIP $NCGW_UAC $NCGW
 
 # --- 3. (a) call-rate step test ---------------------------------------------------------------
 A_TSV="$WORK/a.tsv"
-printf 'system\trate\tcalls\tsuccessful\tfailed\tsipp_rc\tp99_setup_ms\tp99_bye_ms\tachieved_cps\tpass\tfail_codes\trelay_after\n' >"$A_TSV"
-rate_step() {  # rate_step SYSTEM RATE -> appends a row, returns 0 if the step passed
-  local sys=$1 rate=$2 calls=$(( $2 * STEP_SECONDS )) d="$WORK/a/$1-$2" rc=0
+printf 'ladder\tsystem\trate\tcalls\tsuccessful\tfailed\tsipp_rc\tp99_setup_ms\tp99_bye_ms\tachieved_cps\tpass\tfail_codes\trelay_after\n' >"$A_TSV"
+rate_step() {  # rate_step SYSTEM RATE LADDER -> appends a row, returns 0 if the step passed
+  local sys=$1 rate=$2 calls=$(( $2 * STEP_SECONDS )) d="$WORK/a/$3-$1-$2" rc=0 ladder=$3
   read -r target port mp <<<"$(target_of "$sys")"
   mkdir -p "$d"
   local before_causes=""
@@ -223,28 +224,33 @@ rate_step() {  # rate_step SYSTEM RATE -> appends a row, returns 0 if the step p
   local after
   if [ "$sys" = ncgw ]; then after="ports:$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_rtp_ports_in_use$')"
   else after="sessions:$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"')"; fi
+  printf '%s\t' "$ladder" >>"$A_TSV"
   python3 "$HERE/summarize.py" step "$d" "$sys" "$rate" "$calls" "$rc" "$after" >>"$A_TSV"
   local row; row=$(tail -1 "$A_TSV")
-  say "(a) $sys $rate cps: $(echo "$row" | cut -f3-10 | tr '\t' ' ')"
-  [ "$(echo "$row" | cut -f10)" = yes ]
+  say "(a) ladder $ladder $sys $rate cps: $(echo "$row" | cut -f4-13 | tr '\t' ' ')"
+  [ "$(echo "$row" | cut -f11)" = yes ]
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-say "(a) call-rate steps: ${RATES} cps, ${STEP_SECONDS} s of calls each, 1 s calls without RTP"
+say "(a) call-rate steps, ${REPEATS_A} ladders: ${RATES} cps, ${STEP_SECONDS} s of calls each, 1 s calls without RTP"
 start_uas uas_quiet.xml
-alive_ncgw=1 alive_kam=1 i=0
-for rate in $RATES; do
-  # a step costs ~STEP_SECONDS+6 s per system; leave room for part (b)
-  if [ $(( $(elapsed) + 2 * (STEP_SECONDS + 8) )) -gt $(( TOTAL_LIMIT * 2 / 5 )) ]; then
-    say "(a) time budget for part (a) used up before $rate cps"; echo "budget_stop $rate" >>"$WORK/a.notes"; break
-  fi
-  # alternate which system goes first at each step
-  if [ $(( i % 2 )) -eq 0 ]; then order="ncgw kam"; else order="kam ncgw"; fi; i=$(( i + 1 ))
-  for sys in $order; do
-    if [ $sys = ncgw ] && [ $alive_ncgw = 1 ]; then rate_step ncgw "$rate" || alive_ncgw=0; fi
-    if [ $sys = kam ] && [ $alive_kam = 1 ]; then rate_step kam "$rate" || alive_kam=0; fi
+i=0
+for ladder in $(seq 1 "$REPEATS_A"); do
+  alive_ncgw=1 alive_kam=1
+  for rate in $RATES; do
+    # a step costs ~STEP_SECONDS+5 s per system; part (a) gets 55 % of the time budget
+    if [ $(( $(elapsed) + 2 * (STEP_SECONDS + 6) )) -gt $(( TOTAL_LIMIT * 55 / 100 )) ]; then
+      say "(a) time budget for part (a) used up in ladder $ladder before $rate cps"
+      echo "ladder $ladder cut before $rate cps" >>"$WORK/a.notes"; break 2
+    fi
+    # alternate which system goes first at each step
+    if [ $(( i % 2 )) -eq 0 ]; then order="ncgw kam"; else order="kam ncgw"; fi; i=$(( i + 1 ))
+    for sys in $order; do
+      if [ $sys = ncgw ] && [ $alive_ncgw = 1 ]; then rate_step ncgw "$rate" "$ladder" || alive_ncgw=0; fi
+      if [ $sys = kam ] && [ $alive_kam = 1 ]; then rate_step kam "$rate" "$ladder" || alive_kam=0; fi
+    done
+    [ $alive_ncgw = 0 ] && [ $alive_kam = 0 ] && break
   done
-  [ $alive_ncgw = 0 ] && [ $alive_kam = 0 ] && break
 done
 stop_uas
 
