@@ -29,6 +29,9 @@ pub struct InboundPolicy {
     pub server_name: String,
     /// False while draining: new work is refused with 503.
     pub accepting: bool,
+    /// True while the node is behind (a request waited too long before it was handled): new
+    /// calls are refused with 503 + Retry-After instead of piling up (load shedding).
+    pub shedding: bool,
     /// Seeds To tags; the runtime passes a random value so tags differ across restarts.
     pub tag_seed: u64,
     counter: u64,
@@ -36,7 +39,7 @@ pub struct InboundPolicy {
 
 impl InboundPolicy {
     pub fn new(server_name: String, tag_seed: u64) -> Self {
-        InboundPolicy { server_name, accepting: true, tag_seed, counter: 0 }
+        InboundPolicy { server_name, accepting: true, shedding: false, tag_seed, counter: 0 }
     }
 
     fn next_tag(&mut self) -> String {
@@ -110,6 +113,13 @@ impl InboundPolicy {
             Method::Invite if in_dialog => self.respond(req, 481, None, "sip.no_dialog"),
             _ if in_dialog => self.respond(req, 481, None, "sip.no_dialog"),
             Method::Invite => {
+                if self.shedding {
+                    let mut d = self.respond(req, 503, Some("Service Unavailable (overload)".into()), "node.overload");
+                    if let Decision::Respond { response, .. } = &mut d {
+                        response.headers.push(HeaderName::RetryAfter, "5");
+                    }
+                    return d;
+                }
                 if !self.accepting {
                     let mut d = self.respond(req, 503, None, "node.draining");
                     if let Decision::Respond { response, .. } = &mut d {
@@ -144,5 +154,37 @@ impl InboundPolicy {
                 d
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::Message;
+
+    fn req(method: &str, to_tag: bool) -> Request {
+        let to = if to_tag { "<sip:95555@gw>;tag=x" } else { "<sip:95555@gw>" };
+        let text = format!("{method} sip:95555@gw SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: {to}\r\nCall-ID: c1\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+        match Message::parse(text.as_bytes()).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => unreachable!("a request was written"),
+        }
+    }
+
+    #[test]
+    fn shedding_refuses_new_calls_only() {
+        let mut p = InboundPolicy::new("ncgw".into(), 1);
+        assert_eq!(p.decide(&req("INVITE", false)), Decision::Call);
+        p.shedding = true;
+        match p.decide(&req("INVITE", false)) {
+            Decision::Respond { response, cause } => {
+                assert_eq!((response.status, cause), (503, "node.overload"));
+                assert_eq!(response.headers.get(&HeaderName::RetryAfter), Some("5"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Keepalives and requests for dialogs are still answered normally.
+        assert!(matches!(p.decide(&req("OPTIONS", false)), Decision::Respond { response, .. } if response.status == 200));
+        assert!(matches!(p.decide(&req("BYE", true)), Decision::Respond { response, .. } if response.status == 481));
     }
 }

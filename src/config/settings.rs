@@ -29,6 +29,8 @@ pub struct Settings {
     pub tcp_idle_timeout: Duration,
     pub max_tcp_connections: usize,
     pub drain_timeout: Duration,
+    /// New INVITEs that waited longer than this before the core handled them get 503.
+    pub overload_delay: Duration,
     pub server_name: String,
     /// Digest realm for registrations and callers.
     pub realm: String,
@@ -168,6 +170,7 @@ impl Settings {
         let max_transactions = c.count(&raw.sip.max_transactions, "sip.max_transactions", 100_000, 10..=10_000_000) as usize;
         let tcp_idle_timeout = Duration::from_secs(c.count(&raw.sip.tcp_idle_timeout_s, "sip.tcp_idle_timeout_s", 600, 1..=86_400));
         let max_tcp_connections = c.count(&raw.sip.max_tcp_connections, "sip.max_tcp_connections", 10_000, 1..=1_000_000) as usize;
+        let overload_delay = c.millis(&raw.sip.overload_delay_ms, "sip.overload_delay_ms", 500, 50..=30_000);
         let drain_timeout = Duration::from_secs(c.count(&raw.sip.drain_timeout_s, "sip.drain_timeout_s", 32, 0..=3_600));
         let server_name = match &raw.sip.server_name {
             Some(s) if s.get_ref().trim().is_empty() || s.get_ref().contains(['\r', '\n']) => {
@@ -265,6 +268,7 @@ impl Settings {
             tcp_idle_timeout,
             max_tcp_connections,
             drain_timeout,
+            overload_delay,
             server_name,
             realm,
             auth_algorithms,

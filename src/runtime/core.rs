@@ -149,6 +149,8 @@ pub(super) struct Core {
     shutdown: watch::Receiver<bool>,
     tcp_idle: Duration,
     drain_timeout: Duration,
+    /// A new INVITE that waited longer than this in the inbound queue is refused with 503.
+    overload_delay: Duration,
     draining_since: Option<Instant>,
     started: Instant,
     pings: HashMap<ClientTxId, PendingPing>,
@@ -196,6 +198,7 @@ impl Core {
             shutdown: parts.shutdown,
             tcp_idle: settings.tcp_idle_timeout,
             drain_timeout: settings.drain_timeout,
+            overload_delay: settings.overload_delay,
             draining_since: None,
             started: now().instant,
             pings: HashMap::new(),
@@ -326,7 +329,7 @@ impl Core {
 
     fn on_inbound(&mut self, now: Now, ev: Inbound) {
         match ev {
-            Inbound::Message { message, peer } => {
+            Inbound::Message { message, peer, received } => {
                 let kind = match &message {
                     Message::Request(r) => method_label(r.method.as_str()),
                     Message::Response(r) => status_class(r.status),
@@ -335,6 +338,12 @@ impl Core {
                 match message {
                     Message::Request(mut req) => {
                         outbound::stamp_via(&mut req, peer.addr);
+                        // Only new calls are shed: retransmissions never reach the policy.
+                        let waited = now.instant.saturating_duration_since(received);
+                        self.node.policy.shedding = waited > self.overload_delay;
+                        if self.node.policy.shedding && req.method == Method::Invite {
+                            metrics().sip_dropped.with_label_values(&["overload_delay"]).inc();
+                        }
                         let fallback = Response::for_request(&req, 400);
                         if let Err(e) = self.node.handle_request(now, req, peer, &mut self.env) {
                             self.refuse_request(e, fallback, peer);

@@ -21,8 +21,9 @@ use crate::sip::peer::{ConnId, Peer};
 /// What the transports tell the core.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A parsed message and where it came from.
-    Message { message: Message, peer: Peer },
+    /// A parsed message, where it came from, and when it was read (the core measures how long
+    /// it waited in the queue, to shed new calls when it falls behind).
+    Message { message: Message, peer: Peer, received: std::time::Instant },
     /// Bytes that did not parse; the core may answer (400/505) and counts the reason.
     Garbage { error: ParseError, peer: Peer },
     /// A TCP connection is up (accepted, or our outbound connect succeeded).

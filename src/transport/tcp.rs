@@ -152,7 +152,7 @@ async fn run_connection(
                 }
                 Ok(Framed::Message(n)) => {
                     let event = match Message::parse(&buf[..n]) {
-                        Ok(message) => Inbound::Message { message, peer },
+                        Ok(message) => Inbound::Message { message, peer, received: tokio::time::Instant::now().into_std() },
                         Err(error) => Inbound::Garbage { error, peer },
                     };
                     buf.advance(n);

@@ -64,7 +64,7 @@ impl UdpListener {
             }
             let peer = Peer { transport: Transport::Udp, addr: from, conn: None };
             let event = match Message::parse(data) {
-                Ok(message) => Inbound::Message { message, peer },
+                Ok(message) => Inbound::Message { message, peer, received: tokio::time::Instant::now().into_std() },
                 Err(error) => Inbound::Garbage { error, peer },
             };
             if tx.try_send(event).is_err() {
