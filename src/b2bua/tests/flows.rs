@@ -145,12 +145,7 @@ fn cancel_before_answer() {
     let b_invite = req_of(&b.take_to(CALLEE)[0]).clone();
     b.deliver(CALLEE, answer(&b_invite, 180, "callee1", "sip:agent@10.0.0.2:5070", None));
     b.take_to(CALLER);
-    let mut cancel = a_invite.clone();
-    cancel.method = Method::Cancel;
-    cancel.headers.set(HeaderName::CSeq, "1 CANCEL");
-    cancel.body = bytes::Bytes::new();
-    cancel.headers.remove(&HeaderName::ContentType);
-    b.deliver(CALLER, Message::Request(cancel));
+    b.deliver(CALLER, cancel_of(&a_invite));
     let to_caller = statuses(&b.take_to(CALLER));
     assert!(to_caller.contains(&200) && to_caller.contains(&487), "{to_caller:?}");
     let out = b.take_to(CALLEE);
@@ -174,12 +169,7 @@ fn ok_crossing_cancel_is_acked_then_byed() {
     let b_invite = req_of(&b.take_to(CALLEE)[0]).clone();
     b.deliver(CALLEE, answer(&b_invite, 183, "callee1", "sip:agent@10.0.0.2:5070", Some(ANSWER)));
     assert_eq!(statuses(&b.take_to(CALLER)), vec![100, 183], "early media is relayed with our SDP");
-    let mut cancel = a_invite.clone();
-    cancel.method = Method::Cancel;
-    cancel.headers.set(HeaderName::CSeq, "1 CANCEL");
-    cancel.body = bytes::Bytes::new();
-    cancel.headers.remove(&HeaderName::ContentType);
-    b.deliver(CALLER, Message::Request(cancel));
+    b.deliver(CALLER, cancel_of(&a_invite));
     assert_eq!(methods(&b.take_to(CALLEE)), vec!["CANCEL"]);
     b.deliver(CALLEE, answer(&b_invite, 200, "callee1", "sip:agent@10.0.0.2:5070", Some(ANSWER)));
     assert_eq!(methods(&b.take_to(CALLEE)), vec!["ACK", "BYE"]);

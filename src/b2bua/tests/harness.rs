@@ -232,3 +232,15 @@ pub fn statuses(msgs: &[Message]) -> Vec<u16> {
 pub fn methods(msgs: &[Message]) -> Vec<String> {
     msgs.iter().filter_map(|m| if let Message::Request(r) = m { Some(r.method.to_string()) } else { None }).collect()
 }
+
+/// The CANCEL for an INVITE (RFC 3261 §9.1: same Request-URI, Via branch, Call-ID, From, To and
+/// CSeq number; no body).
+pub fn cancel_of(invite: &Request) -> Message {
+    let mut cancel = invite.clone();
+    cancel.method = crate::sip::message::Method::Cancel;
+    let seq = invite.headers.cseq().map_or(1, |c| c.seq);
+    cancel.headers.set(HeaderName::CSeq, format!("{seq} CANCEL"));
+    cancel.body = bytes::Bytes::new();
+    cancel.headers.remove(&HeaderName::ContentType);
+    Message::Request(cancel)
+}
