@@ -145,7 +145,7 @@ impl Acd {
         let mut q = first;
         loop {
             let queue = &self.queues[q];
-            let open = queue.cfg.hours.as_ref().map_or(true, |w| {
+            let open = queue.cfg.hours.as_ref().is_none_or(|w| {
                 let (day, minute) = local_time(unix_s, w.utc_offset_min);
                 w.contains(day, minute)
             });
