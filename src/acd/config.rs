@@ -17,6 +17,9 @@ pub struct AcdConfig {
     pub stats_keep: usize,
     pub queues: Vec<QueueConfig>,
     pub agents: Vec<AgentConfig>,
+    /// Log an agent in when its SIP user registers and out when its last registration goes
+    /// (default true); explicit login/logout/state commands work either way.
+    pub auto_login: bool,
 }
 
 /// One queue.
@@ -94,6 +97,7 @@ pub struct AgentConfig {
 struct RawFile {
     stats_interval_s: Option<Spanned<u64>>,
     stats_keep: Option<Spanned<u64>>,
+    auto_login: Option<bool>,
     #[serde(default)]
     queue: Vec<Spanned<RawQueue>>,
     #[serde(default)]
@@ -410,7 +414,7 @@ fn validate(c: &mut Ctx, raw: RawFile) -> AcdConfig {
             96
         }
     };
-    AcdConfig { stats_interval, stats_keep, queues, agents }
+    AcdConfig { stats_interval, stats_keep, queues, agents, auto_login: raw.auto_login.unwrap_or(true) }
 }
 
 impl AcdConfig {

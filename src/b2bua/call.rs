@@ -164,6 +164,13 @@ pub struct CallSummary {
     pub source: String,
     pub dialplan_rule: Option<String>,
     pub queue: Option<String>,
+    /// The agent who took a queued call.
+    pub agent: Option<String>,
+    /// How long a queued call waited for an agent (until answered or gone).
+    pub wait_ms: Option<i64>,
+    /// How a queued call left its queue: `answered`, `abandoned`, `overflowed`, `timed_out`,
+    /// `refused`.
+    pub queue_outcome: Option<&'static str>,
     pub started_ms: i64,
     pub ringing_ms: Option<i64>,
     pub answered_ms: Option<i64>,

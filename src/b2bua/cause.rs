@@ -19,6 +19,16 @@ pub const DIALPLAN_NO_MATCH: &str = "dialplan.no_match";
 pub const UNROUTABLE: &str = "dialplan.unroutable";
 pub const USER_OFFLINE: &str = "user.not_registered";
 pub const QUEUE_UNAVAILABLE: &str = "acd.not_available";
+/// The caller hung up while waiting in a queue (or while an agent's phone rang).
+pub const ACD_ABANDONED: &str = "acd.abandoned";
+/// The call waited the queue's `max_wait` and had nowhere to go.
+pub const ACD_TIMEOUT: &str = "acd.timeout";
+/// The call overflowed to an announcement, then was ended.
+pub const ACD_OVERFLOW: &str = "acd.overflow";
+/// The call overflowed to a callback request, then was ended.
+pub const ACD_CALLBACK: &str = "acd.callback";
+/// The agent's answer could not be bridged (no SDP answer).
+pub const ACD_AGENT_BAD_SDP: &str = "acd.agent_bad_sdp";
 pub const AUTH_FAILED: &str = "auth.failed";
 pub const MAX_DURATION: &str = "call.max_duration";
 pub const ADMIN_HANGUP: &str = "admin.hangup";

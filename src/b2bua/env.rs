@@ -22,6 +22,27 @@ pub struct RemoteMedia {
     pub hold: bool,
 }
 
+/// A recorded prompt: `<lang>/<name>` under the prompts directory (`config/prompts/`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PromptRef {
+    pub lang: String,
+    pub name: String,
+}
+
+impl PromptRef {
+    pub fn new(lang: &str, name: impl Into<String>) -> PromptRef {
+        PromptRef { lang: lang.to_owned(), name: name.into() }
+    }
+}
+
+/// The codec prompts are played in toward one side: G.711 with the payload type that side
+/// negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptCodec {
+    Pcmu(u8),
+    Pcma(u8),
+}
+
 /// The media engine as the call logic sees it. Calls are synchronous (ports are bound at once).
 pub trait MediaControl {
     /// Opens a bridge of two legs; returns our RTP addresses toward side A and side B.
@@ -30,6 +51,17 @@ pub trait MediaControl {
     fn set_remote(&mut self, id: MediaId, side: Side, remote: Option<RemoteMedia>);
     /// Stops the bridge, releases its ports, returns the legs' counters.
     fn close(&mut self, id: MediaId) -> Vec<LegStats>;
+    /// Plays `prompts` in order to `side` as RTP (20 ms packets, one SSRC and sequence for the
+    /// whole session), then `then` in a loop until the next `play` or `stop_play`. Returns how
+    /// long `prompts` last (unknown prompts count nothing).
+    fn play(&mut self, id: MediaId, side: Side, codec: PromptCodec, prompts: Vec<PromptRef>, then: Option<PromptRef>) -> std::time::Duration {
+        let _ = (id, side, codec, prompts, then);
+        std::time::Duration::ZERO
+    }
+    /// Stops playing to `side`; the relay's stream (if bridged) continues the same RTP stream.
+    fn stop_play(&mut self, id: MediaId, side: Side) {
+        let _ = (id, side);
+    }
 }
 
 /// The result of checking a request's credentials.

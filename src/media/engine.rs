@@ -79,6 +79,7 @@ struct Shared {
     /// Wakes the task after `set_remote` moved its next deadline.
     wake: Notify,
     send_failed: std::sync::atomic::AtomicU64,
+    players: super::player::Slots,
 }
 
 impl Shared {
@@ -147,7 +148,7 @@ impl MediaEngine {
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
         let shared =
-            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default() });
+            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default(), players: Default::default() });
         let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
         let task = runtime.spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
@@ -160,6 +161,22 @@ impl MediaEngine {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
         s.shared.bridge().set_remote(now(), side, remote);
         s.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Plays prompts toward `side` (see `player::Slots::play`); the session task sends them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn play(&mut self, session: SessionId, side: Side, pt: u8, law: super::player::Law, clips: Vec<super::player::Clip>, then: Option<super::player::Clip>, seed: u64) -> Result<(), MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.players.play(now(), side, pt, law, clips, then, seed);
+        s.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops prompts toward `side`.
+    pub fn stop_play(&mut self, session: SessionId, side: Side) -> Result<(), MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.players.stop(side);
         Ok(())
     }
 
@@ -285,6 +302,7 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
                 armed = Some(n);
             }
         }
+        let play_at = shared.players.poll_timeout().map(tokio::time::Instant::from_std);
         let (side, channel) = tokio::select! {
             _ = sockets.a_rtp.readable() => (Side::A, Channel::Rtp),
             _ = sockets.a_rtcp.readable() => (Side::A, Channel::Rtcp),
@@ -295,6 +313,14 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
                 armed = None;
                 sleep.as_mut().reset(far);
                 fire_timeouts(id, &shared, &events);
+                continue;
+            }
+            _ = tokio::time::sleep_until(play_at.unwrap_or(far)), if play_at.is_some() => {
+                let t = now();
+                let route = |side, data: &mut [u8]| shared.bridge().inject_rtp(t, side, data, 8000);
+                shared.players.emit(t, route, |side, data, to| {
+                    let _ = sockets.get(side, Channel::Rtp).try_send_to(data, to);
+                });
                 continue;
             }
         };

@@ -6,6 +6,7 @@
 //! channel of `SessionEvent`s.
 pub mod codec;
 pub mod engine;
+pub mod player;
 pub mod ports;
 pub mod relay;
 pub mod rtp;

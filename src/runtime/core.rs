@@ -11,6 +11,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+#[path = "acd_calls.rs"]
+pub(super) mod acd_calls;
+
 use super::env::RuntimeEnv;
 use super::outbound::{self, response_target};
 use super::records;
@@ -134,6 +137,7 @@ pub(super) struct CoreParts {
     pub shutdown: watch::Receiver<bool>,
     pub env: RuntimeEnv,
     pub storage: Storage,
+    pub acd: crate::acd::AcdConfig,
 }
 
 pub(super) struct Core {
@@ -156,6 +160,10 @@ pub(super) struct Core {
     pings: HashMap<ClientTxId, PendingPing>,
     server_name: String,
     last_stats: TxStats,
+    /// The agent queues (`acd_calls` drives them).
+    acd: crate::acd::Acd,
+    /// Agents log in and out with their registrations (`auto_login` in the queues file).
+    acd_auto_login: bool,
 }
 
 fn now() -> Now {
@@ -204,17 +212,15 @@ impl Core {
             pings: HashMap::new(),
             server_name: settings.server_name.clone(),
             last_stats: TxStats::default(),
+            acd_auto_login: parts.acd.auto_login,
+            acd: crate::acd::Acd::new(parts.acd),
         }
     }
 
     pub(super) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>, mut media: mpsc::Receiver<SessionEvent>) {
         let mut hung_up = false;
         loop {
-            let deadline = match (self.node.poll_timeout(), self.env.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
-            .map(tokio::time::Instant::from_std);
+            let deadline = [self.node.poll_timeout(), self.env.poll_timeout(), self.acd.poll_timeout()].into_iter().flatten().min().map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
             tokio::select! {
                 Some(ev) = inbound.recv() => self.on_inbound(now(), ev),
@@ -223,6 +229,7 @@ impl Core {
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     let n = now();
                     self.env.handle_timeout(n.instant);
+                    self.acd_timeout(n);
                     self.node.handle_timeout(n, &mut self.env);
                 }
                 _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
@@ -420,8 +427,14 @@ impl Core {
             }
             while let Some(ev) = self.node.poll_event() {
                 progressed = true;
+                if let NodeEvent::Call(c) = &ev {
+                    if self.acd_node_event(now, c) {
+                        continue;
+                    }
+                }
                 self.on_node_event(now.instant, ev);
             }
+            progressed |= self.acd_pump(now);
             if !progressed {
                 break;
             }
@@ -471,6 +484,8 @@ impl Core {
                 }
             }
             NodeEvent::Tx(ev) => self.on_tx_event(now, ev),
+            // Handled by `acd_node_event` before.
+            NodeEvent::Call(_) => {}
         }
     }
 

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::outbound::local_addr_for;
-use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, RemoteMedia, Side};
+use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia, Side};
 use crate::dialplan::Dialplan;
 use crate::media::engine::{MediaEngine, SessionId};
 use crate::media::relay::{Remote, Side as MediaSide};
@@ -18,9 +18,13 @@ use crate::sip::peer::{Peer, Transport};
 /// The media engine as the call logic's `MediaControl`.
 pub struct EngineMedia {
     pub engine: MediaEngine,
+    /// Prompts for queued callers, loaded at start.
+    pub prompts: std::sync::Arc<super::core::acd_calls::PromptLibrary>,
+    /// Seeds each player's SSRC, sequence and timestamp.
+    pub seed: u64,
 }
 
-fn media_side(side: Side) -> MediaSide {
+pub(super) fn media_side(side: Side) -> MediaSide {
     match side {
         Side::A => MediaSide::A,
         Side::B => MediaSide::B,
@@ -69,6 +73,14 @@ impl MediaControl for EngineMedia {
             Err(_) => Vec::new(),
         }
     }
+
+    fn play(&mut self, id: MediaId, side: Side, codec: PromptCodec, prompts: Vec<PromptRef>, then: Option<PromptRef>) -> std::time::Duration {
+        super::core::acd_calls::play(self, id, side, codec, &prompts, then.as_ref())
+    }
+
+    fn stop_play(&mut self, id: MediaId, side: Side) {
+        let _ = self.engine.stop_play(SessionId(id.0), media_side(side));
+    }
 }
 
 /// Everything the call logic may ask of the node.
@@ -81,6 +93,8 @@ pub struct RuntimeEnv {
     pub realm: String,
     /// Digest credentials of provisioned users, loaded from storage (never passwords).
     pub credentials: HashMap<String, Credentials>,
+    /// Registration changes not yet seen by the core (agents log in and out with them).
+    pub registrations: Vec<crate::registrar::RegistrarEvent>,
 }
 
 impl RuntimeEnv {
@@ -97,6 +111,7 @@ impl RuntimeEnv {
     pub fn handle_timeout(&mut self, now: Instant) {
         for ev in self.registrar.handle_timeout(now) {
             tracing::info!(event = ?crate::logging::Pii(format!("{ev:?}")), "registration expired");
+            self.registrations.push(ev);
         }
     }
 
@@ -145,6 +160,7 @@ impl Env for RuntimeEnv {
         for ev in &out.events {
             tracing::info!(event = %crate::logging::Pii(format!("{ev:?}")), "registration");
         }
+        self.registrations.extend(out.events.iter().cloned());
         (out.response, out.cause)
     }
 

@@ -44,6 +44,9 @@ pub enum StartError {
     /// The media engine could not start (bad port range or bind address).
     #[error("media engine: {0}")]
     Media(String),
+    /// The queues file does not load.
+    #[error("queue configuration errors:\n{0}")]
+    Queues(crate::config::ConfigErrors),
 }
 
 /// A running node: its bound addresses, a way to talk to it and to stop it.
@@ -103,6 +106,10 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
+    let acd = crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?;
+    // Prompts sit next to the queues file: config/prompts/<lang>/<name>.wav.
+    let prompts_dir = settings.queues_file.parent().unwrap_or(std::path::Path::new(".")).join("prompts");
+    let prompts = std::sync::Arc::new(core::acd_calls::PromptLibrary::load(&prompts_dir));
     let relay = crate::media::relay::RelayConfig { rtp_timeout: settings.media_timeout, ..Default::default() };
     let mut engine = crate::media::engine::MediaEngine::new(settings.rtp_ports.clone(), settings.media_bind, relay).map_err(|e| StartError::Media(e.to_string()))?;
     let media_events = engine.take_events().ok_or_else(|| StartError::Media("event channel already taken".into()))?;
@@ -116,12 +123,13 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let registrar = crate::registrar::Registrar::new(crate::registrar::RegistrarConfig { realm: settings.realm.clone(), ..Default::default() });
     let mut env = env::RuntimeEnv {
         dialplan,
-        media: env::EngineMedia { engine },
+        media: env::EngineMedia { engine, prompts, seed: core::random_seed() },
         sip_addrs: sip_addrs.clone(),
         registrar,
         auth,
         realm: settings.realm.clone(),
         credentials: Default::default(),
+        registrations: Vec::new(),
     };
     env.set_credentials(storage.all_credentials().await?);
 
@@ -135,6 +143,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         shutdown: shutdown_rx.clone(),
         env,
         storage: storage.clone(),
+        acd,
     };
     let core = core::Core::new(&settings, parts);
     metrics().up.set(1);

@@ -4,7 +4,14 @@ use crate::metrics::metrics;
 use crate::storage::{CdrRecord, EndedBy, Outcome};
 
 pub fn cdr_of(s: &CallSummary) -> CdrRecord {
-    let outcome = if s.answered_ms.is_some() {
+    // A queued call is answered by us at once; what counts is whether an agent took it.
+    let outcome = if let Some(q) = s.queue_outcome {
+        match q {
+            "answered" => Outcome::Answered,
+            "abandoned" => Outcome::Abandoned,
+            _ => Outcome::Failed,
+        }
+    } else if s.answered_ms.is_some() {
         Outcome::Answered
     } else if s.cause == crate::b2bua::cause::CALLER_CANCEL {
         Outcome::Abandoned
@@ -25,8 +32,9 @@ pub fn cdr_of(s: &CallSummary) -> CdrRecord {
         source: s.source.clone(),
         dialplan_rule: s.dialplan_rule.clone(),
         queue: s.queue.clone(),
-        agent: None,
-        wait_ms: None,
+        agent: s.agent.clone(),
+        wait_ms: s.wait_ms,
+        queue_outcome: s.queue_outcome.map(str::to_owned),
         outcome,
         started_at: s.started_ms,
         ringing_at: s.ringing_ms,

@@ -128,6 +128,9 @@ pub struct CdrRecord {
     pub agent: Option<String>,
     /// Time spent waiting in the queue.
     pub wait_ms: Option<i64>,
+    /// How the call left its queue: `answered`, `abandoned`, `overflowed`, `timed_out`, `refused`.
+    #[serde(default)]
+    pub queue_outcome: Option<String>,
     pub outcome: Outcome,
     pub started_at: i64,
     pub ringing_at: Option<i64>,

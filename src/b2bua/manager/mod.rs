@@ -3,6 +3,7 @@
 
 mod in_dialog;
 mod progress;
+mod queue;
 mod setup;
 mod teardown;
 
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::call::{Call, CallInfo, CallState, CallSummary, Side};
 use super::env::{Env, MediaId};
+use crate::acd::CallKey;
+use crate::dialplan::CallAttributes;
 use crate::sip::dialog::DialogId;
 use crate::sip::message::{Host, HeaderName, Request, Response, Via};
 use crate::sip::peer::Peer;
@@ -58,6 +61,16 @@ pub enum B2buaEvent {
     CallEnded(Box<CallSummary>),
     /// A REGISTER-less request was challenged or refused before a call existed (for logs).
     Refused { status: u16, cause: &'static str },
+    /// The caller was answered and waits for an agent: put it in the ACD (`acd_feed`).
+    Queued { call: CallKey, queue: String, attributes: CallAttributes },
+    /// The offered agent answered; the legs are bridged.
+    AgentAnswered { call: CallKey, agent: String },
+    /// The offered agent's leg failed (error response, timeout, unreachable).
+    AgentFailed { call: CallKey, agent: String },
+    /// The caller left while waiting or while an agent rang.
+    Abandoned { call: CallKey },
+    /// A call an agent took has ended: the agent goes to wrap-up.
+    AgentCallEnded { agent: String },
 }
 
 /// Why a transaction belongs to a call.
@@ -73,6 +86,8 @@ pub(super) enum Purpose {
     Ending,
     /// A request received from this side (re-INVITE, BYE, …).
     Incoming,
+    /// An INVITE offering a queued call to an agent.
+    Agent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,6 +96,8 @@ pub(super) enum TimerKind {
     NoAnswer,
     MaxDuration,
     Reap,
+    /// A queued call's closing announcement is over: hang up.
+    QueueHangup,
 }
 
 /// Every call, indexed by dialog and transaction.
@@ -99,6 +116,8 @@ pub struct CallManager {
     pub(super) relayed: HashMap<ServerTxId, Request>,
     /// Calls created and not yet ended (kept as they change: read after every event).
     pub(super) live: usize,
+    /// Calls answered for a queue (waiting, ringing an agent, or bridged to one).
+    pub(super) queued: HashMap<u64, queue::Queued>,
     rng: u64,
 }
 
@@ -117,6 +136,7 @@ impl CallManager {
             next_key: 1,
             relayed: HashMap::new(),
             live: 0,
+            queued: HashMap::new(),
             rng: seed | 1,
         }
     }
@@ -173,6 +193,7 @@ impl CallManager {
                         self.teardown(now, key, super::cause::MAX_DURATION, "system", None, txl, env);
                     }
                 }
+                TimerKind::QueueHangup => self.queue_hangup(now, key, txl, env),
                 TimerKind::Reap => {
                     if self.calls.get(&key).is_some_and(|c| c.is_ended()) {
                         self.forget(key);
@@ -208,6 +229,7 @@ impl CallManager {
                 self.by_media.remove(&m);
             }
         }
+        self.queued.remove(&key);
         self.by_client_tx.retain(|_, v| v.0 != key);
         self.by_server_tx.retain(|_, v| v.0 != key);
     }

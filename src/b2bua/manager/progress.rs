@@ -57,6 +57,7 @@ impl CallManager {
             Purpose::Invite => self.on_invite_response(now, key, tx, resp, txl, env),
             Purpose::Offer => self.on_offer_response(now, key, side, resp, txl, env),
             Purpose::Relay(server_tx) => self.on_relay_response(now, key, server_tx, resp, txl),
+            Purpose::Agent => self.on_agent_response(now, key, tx, resp, txl, env),
             Purpose::Ending | Purpose::Incoming => {}
         }
         true
@@ -79,6 +80,7 @@ impl CallManager {
                 self.answer_pending_offer(now, key, 408, txl);
                 self.teardown(now, key, cause::LEG_LOST, "system", None, txl, env);
             }
+            Purpose::Agent => self.on_agent_failure(now, key, tx, None, txl, env),
             Purpose::Ending | Purpose::Incoming => {}
         }
         true

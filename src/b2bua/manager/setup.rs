@@ -23,7 +23,7 @@ pub(crate) fn sdp_body(headers: &crate::sip::message::Headers, body: &[u8]) -> R
     }
 }
 
-fn looks_like_number(s: &str) -> bool {
+pub(super) fn looks_like_number(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
 }
@@ -46,7 +46,7 @@ impl CallManager {
 
     /// A call that never reached a callee: answered with `status`, recorded with `cause`.
     #[allow(clippy::too_many_arguments)]
-    fn fail_early(&mut self, now: Now, tx: ServerTxId, req: &Request, status: u16, reason: Option<&str>, cause: &'static str, decision: crate::dialplan::Decision, source: String, txl: &mut TransactionLayer) {
+    pub(super) fn fail_early(&mut self, now: Now, tx: ServerTxId, req: &Request, status: u16, reason: Option<&str>, cause: &'static str, decision: crate::dialplan::Decision, source: String, txl: &mut TransactionLayer) {
         self.refuse(now, tx, req, status, reason, &[], txl);
         let summary = crate::b2bua::call::CallSummary {
             id: format!("c{:012x}", self.random() >> 16),
@@ -60,6 +60,9 @@ impl CallManager {
                 Action::Queue(q) => Some(q.clone()),
                 _ => None,
             },
+            agent: None,
+            wait_ms: None,
+            queue_outcome: None,
             started_ms: now.unix_ms,
             ringing_ms: None,
             answered_ms: None,
@@ -132,9 +135,8 @@ impl CallManager {
                 self.fail_early(now, tx, &req, status, reason.as_deref(), c, decision, source, txl);
                 return;
             }
-            Action::Queue(q) => {
-                let reason = format!("Temporarily Unavailable (queue {q} has no agents yet)");
-                self.fail_early(now, tx, &req, 480, Some(&reason), cause::QUEUE_UNAVAILABLE, decision, source, txl);
+            Action::Queue(_) => {
+                self.on_queue_invite(now, tx, req, from, offer, decision, source, txl, env);
                 return;
             }
             Action::Route(uri) => match env.resolve(uri) {

@@ -13,10 +13,11 @@ impl CallManager {
     /// got our 200, or its INVITE got its final response): it gets nothing more.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn teardown(&mut self, now: Now, key: u64, cause_code: &'static str, ended_by: &'static str, done: Option<Side>, txl: &mut TransactionLayer, env: &mut dyn Env) {
-        let Some(call) = self.calls.get_mut(&key) else { return };
-        if call.is_ended() {
+        if self.calls.get(&key).is_none_or(|c| c.is_ended()) {
             return;
         }
+        let cause_code = self.queue_teardown(now, key, cause_code);
+        let Some(call) = self.calls.get_mut(&key) else { return };
         let before = call.state;
         call.state = CallState::Ended;
         self.live = self.live.saturating_sub(1);
@@ -67,6 +68,7 @@ impl CallManager {
 
         let media_id = self.calls.get(&key).and_then(|c| c.media);
         let mut stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
+        let queued = self.queued.get(&key).map(|q| (q.queue.clone(), q.agent.clone(), q.wait_ms, q.outcome));
         let call = self.calls.get(&key).expect("the call exists");
         // The relay counts packets; the codec each side negotiated is known here.
         for s in &mut stats {
@@ -83,10 +85,14 @@ impl CallManager {
             callee: call.decision.called.clone(),
             source: call.source.clone(),
             dialplan_rule: call.decision.rule.clone(),
-            queue: match &call.decision.action {
-                Action::Queue(q) => Some(q.clone()),
+            queue: match (&queued, &call.decision.action) {
+                (Some(q), _) => Some(q.0.clone()),
+                (None, Action::Queue(q)) => Some(q.clone()),
                 _ => None,
             },
+            agent: queued.as_ref().and_then(|q| q.1.clone()),
+            wait_ms: queued.as_ref().and_then(|q| q.2),
+            queue_outcome: queued.as_ref().and_then(|q| q.3),
             started_ms: call.started_ms,
             ringing_ms: call.ringing_ms,
             answered_ms: call.answered_ms,

@@ -265,6 +265,19 @@ impl Bridge {
         verdict
     }
 
+    /// Our own RTP packet (a prompt) sent toward `to`'s peer: rewritten like relayed packets so
+    /// the stream stays one (SSRC, sequence, timeline) when the other side's media takes over.
+    /// Returns where to send it, if known.
+    pub fn inject_rtp(&mut self, now: Instant, to: Side, data: &mut [u8], clock_rate: u32) -> Option<SocketAddr> {
+        let leg = &mut self.legs[to.index()];
+        let dest = leg.rtp_destination()?;
+        let mut h = RtpHeaderMut::new(data).ok()?;
+        leg.tx.rewrite_rtp(now, &mut h, clock_rate);
+        leg.stats.packets_out += 1;
+        leg.stats.bytes_out += data.len() as u64;
+        Some(dest)
+    }
+
     /// The earliest instant `handle_timeout` has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.legs.iter().filter_map(LegRelay::deadline).min()
