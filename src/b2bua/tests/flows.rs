@@ -297,10 +297,6 @@ fn dialplan_outcomes_are_answered_and_recorded() {
     b.deliver(CALLER, invite("12345", "call-7", OFFER));
     assert_eq!(statuses(&b.take_to(CALLER)), vec![100, 404]);
     assert_eq!(b.records[0].cause, "dialplan.rejected");
-    b.deliver(CALLER, invite("96666", "call-8", OFFER));
-    assert_eq!(statuses(&b.take_to(CALLER)), vec![100, 480]);
-    assert_eq!(b.records[1].cause, "acd.not_available");
-    assert_eq!(b.records[1].queue.as_deref(), Some("general"));
     b.deliver(CALLER, invite("95555", "call-9", ""));
     assert_eq!(statuses(&b.take_to(CALLER)), vec![100, 488], "an INVITE without an offer");
     b.env.media.fail = true;

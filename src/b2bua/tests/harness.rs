@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::b2bua::inbound::InboundPolicy;
-use crate::b2bua::{AuthCheck, B2buaConfig, B2buaEvent, CallSummary, Env, LegStats, MediaControl, MediaId, NodeEvent, Now, RemoteMedia, Side, SipNode};
+use crate::b2bua::{AuthCheck, B2buaConfig, B2buaEvent, CallSummary, Env, LegStats, MediaControl, MediaId, NodeEvent, Now, PromptCodec, PromptRef, RemoteMedia, Side, SipNode};
 use crate::dialplan::Dialplan;
 use crate::sip::message::{HeaderName, Message, Request, Response};
 use crate::sip::peer::Peer;
@@ -35,6 +35,9 @@ pub struct FakeMedia {
     pub open: HashMap<MediaId, Vec<(Side, Option<RemoteMedia>)>>,
     pub closed: Vec<MediaId>,
     pub fail: bool,
+    /// Every `play`: (session, side, codec, prompts, background), and every `stop_play`.
+    pub plays: Vec<(MediaId, Side, PromptCodec, Vec<PromptRef>, Option<PromptRef>)>,
+    pub stops: Vec<(MediaId, Side)>,
 }
 
 impl MediaControl for FakeMedia {
@@ -56,19 +59,31 @@ impl MediaControl for FakeMedia {
         self.closed.push(id);
         vec![LegStats { leg: "a".into(), ..Default::default() }, LegStats { leg: "b".into(), ..Default::default() }]
     }
+    fn play(&mut self, id: MediaId, side: Side, codec: PromptCodec, prompts: Vec<PromptRef>, then: Option<PromptRef>) -> Duration {
+        assert!(self.open.contains_key(&id), "play on an open session");
+        // Every prompt lasts one second here.
+        let length = Duration::from_secs(prompts.len() as u64);
+        self.plays.push((id, side, codec, prompts, then));
+        length
+    }
+    fn stop_play(&mut self, id: MediaId, side: Side) {
+        self.stops.push((id, side));
+    }
 }
 
 pub struct FakeEnv {
     pub plan: Dialplan,
     pub media: FakeMedia,
+    /// Registered users: user → (contact, peer).
+    pub users: HashMap<String, (String, Peer)>,
 }
 
 impl Env for FakeEnv {
     fn dialplan(&self) -> &Dialplan {
         &self.plan
     }
-    fn locate(&self, _user: &str) -> Option<(String, Peer)> {
-        None
+    fn locate(&self, user: &str) -> Option<(String, Peer)> {
+        self.users.get(user).cloned()
     }
     fn authenticate(&mut self, _now: Instant, _req: &Request) -> AuthCheck {
         AuthCheck::Absent
@@ -99,6 +114,8 @@ pub struct Bench {
     /// Everything the node sent, in order: (destination, message).
     pub sent: Vec<(SocketAddr, Message)>,
     pub records: Vec<CallSummary>,
+    /// Call events other than `CallEnded`, in order.
+    pub events: Vec<B2buaEvent>,
 }
 
 impl Bench {
@@ -109,15 +126,16 @@ impl Bench {
         let start = crate::testing::epoch();
         Bench {
             node,
-            env: FakeEnv { plan: Dialplan::from_text("plan", PLAN).unwrap(), media: FakeMedia::default() },
+            env: FakeEnv { plan: Dialplan::from_text("plan", PLAN).unwrap(), media: FakeMedia::default(), users: HashMap::new() },
             now: start,
             start,
             sent: Vec::new(),
             records: Vec::new(),
+            events: Vec::new(),
         }
     }
 
-    fn clock(&self) -> Now {
+    pub fn clock(&self) -> Now {
         Now { instant: self.now, unix_ms: 1_800_000_000_000 + self.now.duration_since(self.start).as_millis() as i64 }
     }
 
@@ -131,8 +149,10 @@ impl Bench {
             self.sent.push((t.to.addr, msg));
         }
         while let Some(ev) = self.node.poll_event() {
-            if let NodeEvent::Call(B2buaEvent::CallEnded(s)) = ev {
-                self.records.push(*s);
+            match ev {
+                NodeEvent::Call(B2buaEvent::CallEnded(s)) => self.records.push(*s),
+                NodeEvent::Call(e) => self.events.push(e),
+                _ => {}
             }
         }
     }

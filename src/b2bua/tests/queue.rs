@@ -1,0 +1,257 @@
+//! Queued calls on a virtual clock: the B2BUA and a real `Acd` wired by the same `acd_feed` /
+//! `acd_drain` glue the runtime uses, scripted caller and agents.
+use std::time::Duration;
+
+use super::harness::*;
+use crate::acd::{Acd, AcdConfig, AgentState};
+use crate::b2bua::{PromptCodec, PromptRef, Side};
+use crate::sip::message::{Message, Request};
+use crate::sip::peer::Peer;
+
+const AGENT1: &str = "10.0.0.11:5060";
+const AGENT2: &str = "10.0.0.12:5060";
+
+const QUEUES: &str = r#"
+[[queue]]
+name = "general"
+ring_timeout_s = 15
+wrap_up_s = 10
+position_every_s = 30
+overflow = { callback = true }
+
+[[agent]]
+id = "1001"
+
+[[agent]]
+id = "1002"
+"#;
+
+struct QBench {
+    b: Bench,
+    acd: Acd,
+}
+
+impl QBench {
+    fn new() -> QBench {
+        let mut b = Bench::new();
+        for (id, addr) in [("1001", AGENT1), ("1002", AGENT2)] {
+            b.env.users.insert(id.into(), (format!("sip:{id}@{addr}"), Peer::udp(addr.parse().unwrap())));
+        }
+        QBench { b, acd: Acd::new(AcdConfig::from_text("queues", QUEUES).unwrap()) }
+    }
+
+    /// Passes call events to the ACD and ACD events to the calls until both are quiet.
+    fn pump(&mut self) {
+        loop {
+            let now = self.b.clock();
+            let evs = std::mem::take(&mut self.b.events);
+            for ev in &evs {
+                self.b.node.calls.acd_feed(now, ev, &mut self.acd, &mut self.b.node.txl, &mut self.b.env);
+            }
+            let (n, _) = self.b.node.calls.acd_drain(now, &mut self.acd, &mut self.b.node.txl, &mut self.b.env);
+            self.b.collect();
+            if evs.is_empty() && n == 0 && self.b.events.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: &str, msg: Message) {
+        self.b.deliver(from, msg);
+        self.pump();
+    }
+
+    fn advance(&mut self, by: Duration) {
+        let until = self.b.now + by;
+        loop {
+            let next = [self.b.node.poll_timeout(), self.acd.poll_timeout()].into_iter().flatten().min();
+            let Some(t) = next.filter(|t| *t <= until) else { break };
+            self.b.now = self.b.now.max(t);
+            let now = self.b.clock();
+            self.b.node.handle_timeout(now, &mut self.b.env);
+            self.acd.handle_timeout(now.instant, now.unix_ms / 1000);
+            self.b.collect();
+            self.pump();
+        }
+        self.b.now = until;
+    }
+
+    fn login(&mut self, id: &str) {
+        self.acd.agent_login(self.b.now, id, None).unwrap();
+        self.pump();
+    }
+
+    fn state(&self, id: &str) -> AgentState {
+        self.acd.agent(id).unwrap().state
+    }
+}
+
+fn to_tag(m: &Message) -> String {
+    match m {
+        Message::Response(r) => r.headers.to_addr().unwrap().tag().unwrap().to_owned(),
+        Message::Request(_) => panic!("not a response"),
+    }
+}
+
+/// The caller's ACK or BYE in the dialog we answered with `our_tag`.
+fn caller_request(a_invite: &Request, method: &str, cseq: u32, our_tag: &str) -> Message {
+    let call_id = a_invite.headers.call_id().unwrap();
+    Message::Request(parse_req(&format!(
+        "{method} sip:ncgw@10.0.0.100:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{method}-{cseq}-{call_id}
+Max-Forwards: 70
+From: \"Customer\" <sip:+8613800138000@10.0.0.1>;tag=caller1
+To: <sip:96666@10.0.0.100>;tag={our_tag}
+Call-ID: {call_id}
+CSeq: {cseq} {method}
+Content-Length: 0
+
+"
+    )))
+}
+
+struct Waiting {
+    q: QBench,
+    a_invite: Request,
+    a_tag: String,
+}
+
+/// A caller dials the queue: answered at once with our SDP and the welcome prompt, then ACKs.
+fn queued_call(q: QBench) -> Waiting {
+    let mut q = q;
+    let call_id = format!("qcall-{}", q.b.records.len() + q.b.node.calls.active());
+    let inv = invite("96666", &call_id, OFFER);
+    let a_invite = req_of(&inv).clone();
+    q.deliver(CALLER, inv);
+    let out = q.b.take_to(CALLER);
+    assert_eq!(statuses(&out), vec![100, 200], "the caller is answered at once");
+    let Message::Response(ok) = &out[1] else { unreachable!() };
+    let sdp = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(sdp.contains(" RTP/AVP 0 101\r\n"), "one codec we can play, plus telephone-event: {sdp}");
+    let a_tag = to_tag(&out[1]);
+    let (_, side, codec, prompts, then) = q.b.env.media.plays[0].clone();
+    assert_eq!((side, codec), (Side::A, PromptCodec::Pcmu(0)));
+    assert_eq!(prompts, vec![PromptRef::new("zh", "welcome"), PromptRef::new("en", "welcome")], "no language set: Mandarin, then English");
+    assert_eq!(then, Some(PromptRef::new("tone", "comfort")));
+    q.deliver(CALLER, caller_request(&a_invite, "ACK", 1, &a_tag));
+    Waiting { q, a_invite, a_tag }
+}
+
+#[test]
+fn a_queued_call_is_answered_with_prompts_then_bridged_to_the_agent() {
+    let mut q = QBench::new();
+    q.login("1001");
+    let Waiting { mut q, a_invite, a_tag } = queued_call(q);
+    let out = q.b.take_to(AGENT1);
+    assert_eq!(methods(&out), vec!["INVITE"], "the ACD offered the call to the registered agent");
+    let offer = req_of(&out[0]).clone();
+    assert_eq!(offer.uri, "sip:1001@10.0.0.11:5060");
+    let body = String::from_utf8_lossy(&offer.body).into_owned();
+    assert!(body.contains("m=audio 20006 RTP/AVP 0 101") && !body.contains("10.0.0.1\r\n"), "the caller's codec, our address: {body}");
+    assert!(matches!(q.state("1001"), AgentState::Offered { .. }));
+
+    q.b.advance(Duration::from_secs(3));
+    q.b.take_to(AGENT1);
+    q.deliver(AGENT1, answer(&offer, 180, "agent1", "sip:1001@10.0.0.11:5060", None));
+    assert!(q.b.take_to(CALLER).is_empty(), "the caller, already answered, hears nothing of the ringing");
+    q.deliver(AGENT1, answer(&offer, 200, "agent1", "sip:1001@10.0.0.11:5060", Some(ANSWER)));
+    assert_eq!(methods(&q.b.take_to(AGENT1)), vec!["ACK"]);
+    assert_eq!(q.b.env.media.stops.len(), 1, "the prompts stop when the bridge starts");
+    let media = q.b.env.media.open.values().next().unwrap();
+    assert!(media.iter().any(|(s, r)| *s == Side::B && r.is_some_and(|r| r.rtp == "10.0.0.2:50000".parse().unwrap())), "the agent's media is bridged");
+    assert!(matches!(q.state("1001"), AgentState::OnCall { .. }));
+
+    q.b.advance(Duration::from_secs(60));
+    q.deliver(CALLER, caller_request(&a_invite, "BYE", 2, &a_tag));
+    assert_eq!(statuses(&q.b.take_to(CALLER)), vec![200]);
+    assert_eq!(methods(&q.b.take_to(AGENT1)), vec!["BYE"]);
+    let r = &q.b.records[0];
+    assert_eq!((r.cause, r.queue.as_deref(), r.agent.as_deref(), r.queue_outcome), ("normal", Some("general"), Some("1001"), Some("answered")));
+    assert_eq!(r.wait_ms, Some(3000));
+    assert!(matches!(q.state("1001"), AgentState::WrapUp { .. }), "the agent's call ended: wrap-up");
+    q.advance(Duration::from_secs(11));
+    assert_eq!(q.state("1001"), AgentState::Available);
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_queued_is_abandoned_with_the_wait() {
+    let mut q = QBench::new();
+    q.login("1001");
+    q.acd.agent_break(q.b.now, "1001", "lunch").unwrap();
+    let Waiting { mut q, a_invite, a_tag } = queued_call(q);
+    assert!(q.b.take_to(AGENT1).is_empty(), "nobody available: the call waits");
+    assert_eq!(q.acd.waiting(), 1);
+    q.advance(Duration::from_secs(31));
+    let (_, _, _, prompts, _) = q.b.env.media.plays.last().unwrap().clone();
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(&names[..3], ["position_pre", "n1", "position_post"], "the position is announced");
+    q.advance(Duration::from_secs(4));
+    q.deliver(CALLER, caller_request(&a_invite, "BYE", 2, &a_tag));
+    assert_eq!(statuses(&q.b.take_to(CALLER)), vec![200]);
+    let r = &q.b.records[0];
+    assert_eq!((r.cause, r.queue_outcome, r.agent.as_deref()), ("acd.abandoned", Some("abandoned"), None));
+    assert_eq!(r.wait_ms, Some(35_000));
+    assert_eq!(q.acd.waiting(), 0, "the ACD forgot the call");
+
+    // Abandoned while the agent's phone rings: the agent leg is cancelled, the agent freed.
+    q.acd.agent_available(q.b.now, "1001").unwrap();
+    let Waiting { mut q, a_invite, a_tag } = queued_call(q);
+    let offer = req_of(&q.b.take_to(AGENT1)[0]).clone();
+    q.deliver(AGENT1, answer(&offer, 180, "agent1", "sip:1001@10.0.0.11:5060", None));
+    q.deliver(CALLER, caller_request(&a_invite, "BYE", 2, &a_tag));
+    assert_eq!(methods(&q.b.take_to(AGENT1)), vec!["CANCEL"]);
+    assert_eq!(q.b.records[1].queue_outcome, Some("abandoned"));
+    assert_eq!(q.state("1001"), AgentState::Available);
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_skipped_for_the_next() {
+    let mut q = QBench::new();
+    q.login("1001");
+    q.advance(Duration::from_secs(1));
+    q.login("1002");
+    let Waiting { mut q, a_invite, a_tag } = queued_call(q);
+    let first = req_of(&q.b.take_to(AGENT1)[0]).clone();
+    assert!(q.b.take_to(AGENT2).is_empty(), "the agent idle longest rings first");
+    q.deliver(AGENT1, answer(&first, 180, "agent1", "sip:1001@10.0.0.11:5060", None));
+    q.advance(Duration::from_secs(15));
+    assert_eq!(methods(&q.b.take_to(AGENT1)), vec!["CANCEL"], "ring timeout");
+    assert_eq!(q.state("1001"), AgentState::Break { reason: "missed".into() });
+    let second = req_of(&q.b.take_to(AGENT2)[0]).clone();
+    assert_eq!(second.uri, "sip:1002@10.0.0.12:5060");
+    // The first agent's late 487 changes nothing; a late 200 would be ACKed and ended.
+    q.deliver(AGENT1, answer(&first, 487, "agent1", "sip:1001@10.0.0.11:5060", None));
+    assert!(q.b.records.is_empty());
+    q.deliver(AGENT2, answer(&second, 200, "agent2", "sip:1002@10.0.0.12:5060", Some(ANSWER)));
+    assert_eq!(methods(&q.b.take_to(AGENT2)), vec!["ACK"]);
+    q.deliver(CALLER, caller_request(&a_invite, "BYE", 2, &a_tag));
+    let r = &q.b.records[0];
+    assert_eq!((r.agent.as_deref(), r.queue_outcome, r.wait_ms), (Some("1002"), Some("answered"), Some(15_000)));
+}
+
+#[test]
+fn a_busy_agent_is_skipped_at_once() {
+    let mut q = QBench::new();
+    q.login("1001");
+    q.advance(Duration::from_secs(1));
+    q.login("1002");
+    let Waiting { mut q, .. } = queued_call(q);
+    let first = req_of(&q.b.take_to(AGENT1)[0]).clone();
+    q.deliver(AGENT1, answer(&first, 486, "agent1", "sip:1001@10.0.0.11:5060", None));
+    assert_eq!(methods(&q.b.take_to(AGENT2)), vec!["INVITE"]);
+    assert_eq!(q.state("1001"), AgentState::Break { reason: "missed".into() });
+}
+
+#[test]
+fn a_queue_nobody_serves_plays_the_overflow_prompt_then_hangs_up() {
+    let q = QBench::new();
+    let Waiting { mut q, .. } = queued_call(q);
+    let (_, _, _, prompts, then) = q.b.env.media.plays.last().unwrap().clone();
+    assert_eq!(prompts, vec![PromptRef::new("zh", "callback"), PromptRef::new("en", "callback")]);
+    assert_eq!(then, None);
+    assert!(q.b.records.is_empty(), "the prompt plays first");
+    q.advance(Duration::from_secs(3));
+    assert_eq!(methods(&q.b.take_to(CALLER)).first().map(String::as_str), Some("BYE"));
+    let r = &q.b.records[0];
+    assert_eq!((r.cause, r.queue_outcome), ("acd.callback", Some("overflowed")));
+}
