@@ -18,7 +18,8 @@ async fn sipp_options_over_udp_and_tcp_get_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_invite_gets_100_then_480_and_ack_absorbs_it() {
     let node = TestNode::start().await;
-    // 95555 goes to the general queue in the shipped dialplan: 480 until agent queues exist.
+    // 95555 goes to the general queue in the shipped dialplan; with no agent logged in (or
+    // outside its hours) and no G.711 in the offer to play the overflow prompt in: 480.
     let run = Sipp::new(Some(node.sip), "invite_480.xml").args(&["-m", "3", "-t", "u1", "-s", "95555"]).run().await;
     run.assert_ok();
     let trace = run.trace();
@@ -62,7 +63,8 @@ async fn answers_per_rfc3261_section_8_2() {
         ("OPTIONS", "Require: 100rel, foo\r\n", 420, Some(("Unsupported", "100rel, foo"))),
         ("BYE", "", 481, None),
         ("CANCEL", "", 481, None),
-        ("INVITE", "", 480, None),
+        // 95555 is a queue; a queued caller is answered with our SDP, so an offer is required.
+        ("INVITE", "", 488, None),
     ];
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
@@ -162,9 +164,9 @@ async fn draining_node_refuses_new_invites_and_stops_when_transactions_end() {
     let node = TestNode::start_with(|s| s.t4 = Duration::from_millis(100)).await;
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
-    // An INVITE answered 480 but not yet ACKed keeps a server transaction open (Timer G/H).
+    // An INVITE answered 488 (no offer) but not yet ACKed keeps a server transaction open (Timer G/H).
     let replies = udp_exchange(&sock, node.sip, &request("INVITE", "", port, "open1"), Duration::from_millis(300));
-    assert_eq!(final_status(&replies), Some(480));
+    assert_eq!(final_status(&replies), Some(488));
     let handle = node.handle.as_ref().unwrap();
     handle.commands().send(ncgw::runtime::Command::Shutdown).await.unwrap();
     let (code, body) = super::harness::admin_get(node.admin, "/healthz").await;

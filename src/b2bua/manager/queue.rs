@@ -111,8 +111,9 @@ fn concrete(media: SocketAddr, sip: SocketAddr) -> SocketAddr {
 }
 
 impl CallManager {
-    /// `Action::Queue`: answer the caller with one codec we can play prompts in, start the
-    /// welcome prompt and ask the runtime to enqueue the call (`B2buaEvent::Queued`).
+    /// `Action::Queue`: open media and choose one codec we can play prompts in, then ask the
+    /// runtime to enqueue the call (`B2buaEvent::Queued`); `acd_feed` answers the caller once
+    /// the queue took it.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_queue_invite(&mut self, now: Now, tx: ServerTxId, req: Request, from: Peer, offer: Option<SessionDescription>, decision: Decision, source: String, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let crate::dialplan::Action::Queue(queue) = decision.action.clone() else { return };
@@ -153,7 +154,7 @@ impl CallManager {
         let b_session = self.random() >> 1;
         let call = Call {
             label: label.clone(),
-            state: CallState::Answered,
+            state: CallState::Calling,
             a: Leg {
                 peer: from,
                 dialog: None,
@@ -184,11 +185,11 @@ impl CallManager {
             started: now.instant,
             started_ms: now.unix_ms,
             ringing_ms: None,
-            answered_ms: Some(now.unix_ms),
+            answered_ms: None,
             ended_ms: None,
             cause: None,
             ended_by: None,
-            code_in: Some(200),
+            code_in: None,
             code_out: None,
             pending: None,
             open_txs: 0,
@@ -198,19 +199,8 @@ impl CallManager {
         self.live += 1;
         self.by_media.insert(media_id, key);
         self.track_server(key, tx, Side::A, Purpose::Invite);
-        if let Some(r) = self.a_response(key, 200, Some(&answer)) {
-            self.ensure_a_dialog(key, DialogState::Confirmed);
-            let _ = txl.respond(now.instant, tx, r.clone());
-            let t1 = self.config.t1;
-            self.start_2xx(now, key, Side::A, tx, r, t1);
-        }
-        self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
         let langs = languages(&attributes);
         let codec = chosen.map(|c| c.1);
-        if let Some(c) = codec {
-            let prompts = langs.iter().map(|l| PromptRef::new(l, "welcome")).collect();
-            env.media().play(media_id, Side::A, c, prompts, Some(PromptRef::new(TONE_DIR, COMFORT)));
-        }
         let q = Queued {
             queue: queue.clone(),
             phase: Phase::Waiting,
@@ -235,9 +225,13 @@ impl CallManager {
     pub fn acd_feed(&mut self, now: Now, ev: &B2buaEvent, acd: &mut Acd, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let r = match ev {
             B2buaEvent::Queued { call, queue, attributes } => {
-                if let Err(refused) = acd.enqueue(now.instant, now.unix_ms / 1000, *call, queue, attributes.clone()) {
-                    tracing::info!(cause = refused.cause(), %refused, "queue refused the call");
-                    self.queue_refused(now, *call, &refused, txl, env);
+                // Answered before the ACD's events are drained, so an offer never precedes it.
+                match acd.enqueue(now.instant, now.unix_ms / 1000, *call, queue, attributes.clone()) {
+                    Ok(()) => self.queue_answer(now, call.0, true, txl, env),
+                    Err(refused) => {
+                        tracing::info!(cause = refused.cause(), %refused, "queue refused the call");
+                        self.queue_refused(now, *call, &refused, txl, env);
+                    }
                 }
                 Ok(())
             }
@@ -284,7 +278,44 @@ impl CallManager {
         (handled, other)
     }
 
+    /// Answers a queued caller (200 with our SDP, retransmitted until ACK) and starts the
+    /// welcome prompt (or nothing: `welcome` false) with the comfort tone after it.
+    fn queue_answer(&mut self, now: Now, key: u64, welcome: bool, txl: &mut TransactionLayer, env: &mut dyn Env) {
+        let Some(call) = self.calls.get_mut(&key).filter(|c| c.state == CallState::Calling) else { return };
+        call.state = CallState::Answered;
+        call.answered_ms = Some(now.unix_ms);
+        call.code_in = Some(200);
+        let (tx, media, answer) = (call.a_invite_tx, call.media, call.a.local_sdp.clone());
+        if let Some(r) = self.a_response(key, 200, answer.as_ref()) {
+            self.ensure_a_dialog(key, DialogState::Confirmed);
+            let _ = txl.respond(now.instant, tx, r.clone());
+            let t1 = self.config.t1;
+            self.start_2xx(now, key, Side::A, tx, r, t1);
+        }
+        self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
+        let Some(q) = self.queued.get(&key) else { return };
+        if let (true, Some(c), Some(m)) = (welcome, q.codec, media) {
+            let prompts = q.langs.iter().map(|l| PromptRef::new(l, "welcome")).collect();
+            env.media().play(m, Side::A, c, prompts, Some(PromptRef::new(TONE_DIR, COMFORT)));
+        }
+    }
+
+    /// The queue did not take the call: the caller is answered to hear the overflow
+    /// announcement (or "busy"/"closed"), then hung up; without a codec to play prompts in, a
+    /// final 480 with the refusal's cause.
     fn queue_refused(&mut self, now: Now, call: CallKey, refused: &EnqueueRefused, txl: &mut TransactionLayer, env: &mut dyn Env) {
+        let playable = self.queued.get(&call.0).is_some_and(|q| q.codec.is_some());
+        if !playable {
+            if let Some(q) = self.queued.get_mut(&call.0) {
+                q.phase = Phase::Left;
+                q.outcome = Some("refused");
+                q.wait_ms = Some(0);
+            }
+            let status = if matches!(refused, EnqueueRefused::UnknownQueue(_) | EnqueueRefused::Duplicate(_)) { 500 } else { 480 };
+            self.fail_a(now, call.0, status, refused.cause(), "system", txl, env);
+            return;
+        }
+        self.queue_answer(now, call.0, false, txl, env);
         match refused.overflow() {
             Some(OverflowTarget::Announce { announcement }) => self.queue_leave(now, call, cause::ACD_OVERFLOW, "overflowed", &[announcement, "busy"], txl, env),
             Some(OverflowTarget::Callback) => self.queue_leave(now, call, cause::ACD_CALLBACK, "overflowed", &["callback"], txl, env),

@@ -244,8 +244,10 @@ fn a_busy_agent_is_skipped_at_once() {
 
 #[test]
 fn a_queue_nobody_serves_plays_the_overflow_prompt_then_hangs_up() {
-    let q = QBench::new();
-    let Waiting { mut q, .. } = queued_call(q);
+    let mut q = QBench::new();
+    q.deliver(CALLER, invite("96666", "qcall-overflow", OFFER));
+    assert_eq!(statuses(&q.b.take_to(CALLER)), vec![100, 200], "answered to hear the announcement");
+    assert_eq!(q.b.env.media.plays.len(), 1, "no welcome, only the announcement");
     let (_, _, _, prompts, then) = q.b.env.media.plays.last().unwrap().clone();
     assert_eq!(prompts, vec![PromptRef::new("zh", "callback"), PromptRef::new("en", "callback")]);
     assert_eq!(then, None);
@@ -254,4 +256,16 @@ fn a_queue_nobody_serves_plays_the_overflow_prompt_then_hangs_up() {
     assert_eq!(methods(&q.b.take_to(CALLER)).first().map(String::as_str), Some("BYE"));
     let r = &q.b.records[0];
     assert_eq!((r.cause, r.queue_outcome), ("acd.callback", Some("overflowed")));
+}
+
+#[test]
+fn without_a_codec_for_prompts_a_refused_call_gets_480_with_the_cause() {
+    let mut q = QBench::new();
+    let amr = "v=0\r\no=caller 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 104\r\na=rtpmap:104 AMR-WB/16000\r\n";
+    q.deliver(CALLER, invite("96666", "qcall-amr", amr));
+    assert_eq!(statuses(&q.b.take_to(CALLER)), vec![100, 480], "nobody logged in, nothing to play");
+    let r = &q.b.records[0];
+    assert_eq!((r.cause, r.queue_outcome, r.wait_ms), ("acd.no_agent", Some("refused"), Some(0)));
+    assert!(q.b.env.media.plays.is_empty());
+    assert_eq!(q.b.env.media.closed.len(), 1, "the media session is closed");
 }

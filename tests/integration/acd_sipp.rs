@@ -1,0 +1,204 @@
+//! Agent queues end to end: SIPp agents register with digest auth (and are logged in by it),
+//! SIPp callers dial 95555; the test checks who answers whom and in what order, the abandoned
+//! caller, RTP both ways, the call records, and that a waiting caller hears real prompt audio.
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::harness::{admin_get, free_port, wait_udp_bound, wait_until, TestNode};
+use super::sipp::Sipp;
+
+const QUEUES: &str = r#"
+auto_login = true
+
+[[queue]]
+name = "general"
+ring_timeout_s = 10
+wrap_up_s = 1
+position_every_s = 5
+
+[[agent]]
+id = "1001"
+skills = ["retail:1"]
+
+[[agent]]
+id = "1002"
+skills = ["retail:1", "sign_language:3"]
+"#;
+
+const PLAN: &str = r#"
+[[rule]]
+name = "elderly"
+from = "+8613900000002"
+set = { priority = 10, tags = { segment = "elderly" } }
+
+[[rule]]
+name = "signing"
+from = "+8613900000004"
+set = { skills = ["sign_language:3"] }
+
+[[rule]]
+name = "hotline"
+to = "95555"
+queue = "general"
+"#;
+
+const X: &str = "+8613900000001";
+const E: &str = "+8613900000002";
+const N: &str = "+8613900000003";
+const S: &str = "+8613900000004";
+const H: &str = "+8613900000005";
+
+async fn add_user(node: &TestNode, id: &str, pw: &str) {
+    let url = format!("http://{}/api/v1/users", node.admin);
+    let body = serde_json::json!({ "id": id, "password": pw });
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = agent.post(&url).send_json(&body).expect("admin reachable");
+        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{text}");
+}
+
+/// Registers agent `id` from `port` (digest auth), then answers `calls` calls there.
+async fn agent(node: &TestNode, dir: &std::path::Path, id: &str, port: u16, calls: usize) -> tokio::task::JoinHandle<super::sipp::SippRun> {
+    let csv = dir.join(format!("{id}.csv"));
+    std::fs::write(&csv, format!("SEQUENTIAL\n{id};secret{id};[authentication username={id} password=secret{id}]\n")).unwrap();
+    Sipp::at_port(Some(node.sip), "calls/uac_register_auth.xml", port).args(&["-m", "1", "-inf", &csv.display().to_string()]).run().await.assert_ok();
+    let uas = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", port).args(&["-m", &calls.to_string()]).run());
+    wait_udp_bound(port).await;
+    uas
+}
+
+fn caller(node: &TestNode, number: &str, wait_ms: u64) -> tokio::task::JoinHandle<super::sipp::SippRun> {
+    let run = Sipp::new(Some(node.sip), "acd/uac_queue.xml").args(&["-s", "95555", "-m", "1", "-key", "caller", number, "-d", &wait_ms.to_string()]).run();
+    tokio::spawn(run)
+}
+
+async fn wait_calls(node: &TestNode, n: usize) {
+    let admin = node.admin;
+    wait_until(&format!("{n} live calls"), Duration::from_secs(10), || async move {
+        let (_, body) = admin_get(admin, "/api/v1/calls").await;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        (v["calls"].as_array()?.len() >= n).then_some(())
+    })
+    .await
+}
+
+fn a_law(b: u8) -> i32 {
+    let a = b ^ 0x55;
+    let seg = (a >> 4) & 7;
+    let mant = i32::from(a & 0x0f);
+    let mag = if seg == 0 { (mant << 4) + 8 } else { ((mant << 4) + 0x108) << (seg - 1) };
+    if a & 0x80 != 0 { mag } else { -mag }
+}
+
+/// Receives RTP on `sock` until `done` resolves; returns (packets, RMS of the decoded A-law, whether
+/// SSRC stayed one and sequence numbers rose by one).
+async fn listen(sock: tokio::net::UdpSocket, mut done: tokio::sync::oneshot::Receiver<()>) -> (usize, f64, bool) {
+    let mut buf = [0u8; 2048];
+    let (mut packets, mut sum, mut samples, mut continuous) = (0usize, 0f64, 0usize, true);
+    let mut last: Option<(u32, u16)> = None;
+    loop {
+        tokio::select! {
+            _ = &mut done => break,
+            r = sock.recv_from(&mut buf) => {
+                let Ok((n, _)) = r else { break };
+                if n < 12 || buf[1] & 0x7f != 8 {
+                    continue;
+                }
+                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+                if let Some((s, q)) = last {
+                    continuous &= s == ssrc && q.wrapping_add(1) == seq;
+                }
+                last = Some((ssrc, seq));
+                packets += 1;
+                for &b in &buf[12..n] {
+                    let v = f64::from(a_law(b));
+                    sum += v * v;
+                    samples += 1;
+                }
+            }
+        }
+    }
+    (packets, if samples > 0 { (sum / samples as f64).sqrt() } else { 0.0 }, continuous)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let queues = dir.path().join("queues.toml");
+    std::fs::write(&queues, QUEUES).unwrap();
+    std::os::unix::fs::symlink(concat!(env!("CARGO_MANIFEST_DIR"), "/config/prompts"), dir.path().join("prompts")).unwrap();
+    let q = queues.clone();
+    let node = TestNode::with_plan(PLAN, move |s| {
+        s.queues_file = q;
+        // SIPp 3.6.1 answers only an MD5 challenge offered first.
+        s.auth_algorithms = vec![ncgw::sip::auth::Algorithm::Md5, ncgw::sip::auth::Algorithm::Sha256];
+    })
+    .await;
+    add_user(&node, "1001", "secret1001").await;
+    add_user(&node, "1002", "secret1002").await;
+
+    // Agent 1001 (no sign language) registers and is logged in; caller X takes it.
+    let agent1 = agent(&node, dir.path(), "1001", free_port(), 2).await;
+    let x = caller(&node, X, 3000);
+    wait_calls(&node, 1).await;
+    // While 1001 is busy: a normal caller, an elderly one, one who gives up, one who signs.
+    let n = caller(&node, N, 7500);
+    wait_calls(&node, 2).await;
+    let e = caller(&node, E, 7000);
+    wait_calls(&node, 3).await;
+    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sink_port = sink.local_addr().unwrap().port().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let heard = tokio::spawn(listen(sink, stopped));
+    let h = tokio::spawn(Sipp::new(Some(node.sip), "acd/uac_queue_abandon.xml").args(&["-s", "95555", "-m", "1", "-key", "caller", H, "-key", "sink", &sink_port, "-d", "1500"]).run());
+    wait_calls(&node, 4).await;
+    let s = caller(&node, S, 10_000);
+    wait_calls(&node, 5).await;
+    // Agent 1002 (signs) comes in: it takes the elderly caller although N waited longer.
+    let agent2 = agent(&node, dir.path(), "1002", free_port(), 2).await;
+
+    let h = h.await.unwrap();
+    let _ = stop.send(());
+    h.assert_ok();
+    let (packets, rms, continuous) = heard.await.unwrap();
+    assert!(packets >= 50, "the waiting caller got {packets} prompt packets in 1.5 s");
+    assert!(rms > 300.0, "prompt audio is not silence (RMS {rms:.0})");
+    assert!(continuous, "one SSRC, consecutive sequence numbers");
+    for (who, run) in [("X", x), ("N", n), ("E", e), ("S", s)] {
+        let r = run.await.unwrap();
+        assert_eq!(r.code, Some(0), "caller {who}\n{}\n{}", r.errors, r.messages);
+    }
+    agent1.await.unwrap().assert_ok();
+    agent2.await.unwrap().assert_ok();
+
+    let cdrs = node.cdrs(5).await;
+    let by = |num: &str| cdrs.iter().find(|c| c["caller"].as_str() == Some(num)).unwrap_or_else(|| panic!("no record for {num}: {cdrs:?}")).clone();
+    for c in &cdrs {
+        assert_eq!(c["queue"], "general", "{c}");
+        assert!(c["wait_ms"].as_i64().is_some(), "every record has the wait: {c}");
+    }
+    let answered_at = |c: &Value| c["started_at"].as_i64().unwrap() + c["wait_ms"].as_i64().unwrap();
+    let (x, n, e, s, h) = (by(X), by(N), by(E), by(S), by(H));
+    assert_eq!(x["agent"], "1001", "{x}");
+    assert_eq!(e["agent"], "1002", "the elderly caller went to the agent who came in: {e}");
+    assert_eq!(n["agent"], "1001", "{n}");
+    assert_eq!(s["agent"], "1002", "the signing caller reached the signing agent: {s}");
+    assert!(answered_at(&e) < answered_at(&n), "the elderly caller was answered first although N called earlier: {e} {n}");
+    assert!(e["started_at"].as_i64() > n["started_at"].as_i64());
+    assert_eq!((h["outcome"].as_str(), h["cause"].as_str(), h["agent"].as_str()), (Some("abandoned"), Some("acd.abandoned"), None), "{h}");
+    assert!(h["wait_ms"].as_i64().unwrap() >= 1000, "{h}");
+    for c in [&x, &n, &e, &s] {
+        assert_eq!((c["outcome"].as_str(), c["cause"].as_str()), (Some("answered"), Some("normal")), "{c}");
+        let leg = |name: &str| c["media"].as_array().and_then(|m| m.iter().find(|l| l["leg"] == name)).cloned().unwrap_or(Value::Null);
+        let (a, b) = (leg("a"), leg("b"));
+        assert!(a["packets_in"].as_u64() > Some(0) && b["packets_out"].as_u64() > Some(0), "caller → agent RTP: {c}");
+        assert!(b["packets_in"].as_u64() > Some(0) && a["packets_out"].as_u64() > Some(0), "agent → caller RTP: {c}");
+    }
+    node.stop().await;
+}
