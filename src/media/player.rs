@@ -289,6 +289,37 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_continues_the_prompt_stream_when_the_agent_takes_over() {
+        use crate::media::relay::{Bridge, Channel, RelayConfig, Remote, Verdict};
+        let t0 = crate::testing::epoch();
+        let caller: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let agent: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let mut bridge = Bridge::new(&RelayConfig::default());
+        bridge.set_remote(t0, Side::A, Remote { rtp: Some(caller), rtcp: None, clock_rate: 8000, hold: false });
+        let slots = Slots::default();
+        slots.play(t0, Side::A, 8, Law::A, vec![clip(800, 2000)], None, 0x0102_0304_0506_0708);
+        let mut sent = Vec::new();
+        let mut now = t0;
+        for _ in 0..5 {
+            slots.emit(now, |side, data| bridge.inject_rtp(now, side, data, 8000), |side, data, to| sent.push((side, to, data.to_vec())));
+            now += PTIME;
+        }
+        assert_eq!(sent.len(), 5);
+        assert!(sent.iter().all(|(s, to, _)| *s == Side::A && *to == caller), "prompts go to the caller's SDP address");
+        let (_, _, last_seq, _, ssrc) = header(&sent[4].2);
+        // The agent answers: the prompt stops, the agent's own stream is relayed in its place.
+        slots.stop(Side::A);
+        assert_eq!(slots.poll_timeout(), None);
+        bridge.set_remote(now, Side::B, Remote { rtp: Some(agent), rtcp: None, clock_rate: 8000, hold: false });
+        let mut pkt = crate::media::testpkt::rtp(8, 40_000, 123_456, 0xa9e47, false, &[0xd5; 160]);
+        let v = bridge.handle_packet(now, Side::B, Channel::Rtp, agent, &mut pkt);
+        assert_eq!(v, Verdict::Forward { to: caller, via: Channel::Rtp });
+        let h = header(&pkt);
+        assert_eq!((h.4, h.2), (ssrc, last_seq.wrapping_add(1)), "the caller sees one stream: same SSRC, next sequence number");
+        assert!(h.0, "the marker bit flags the new talkspurt");
+    }
+
+    #[test]
     fn wav_parsing_accepts_only_8khz_mono_pcm() {
         let mut w = Vec::new();
         w.extend_from_slice(b"RIFF");

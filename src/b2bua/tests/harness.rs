@@ -29,6 +29,9 @@ name = "deny"
 reject = 404
 "#;
 
+/// One `play`: session, side, codec, prompts, background.
+pub type Play = (MediaId, Side, PromptCodec, Vec<PromptRef>, Option<PromptRef>);
+
 #[derive(Default)]
 pub struct FakeMedia {
     pub next: u64,
@@ -36,7 +39,7 @@ pub struct FakeMedia {
     pub closed: Vec<MediaId>,
     pub fail: bool,
     /// Every `play`: (session, side, codec, prompts, background), and every `stop_play`.
-    pub plays: Vec<(MediaId, Side, PromptCodec, Vec<PromptRef>, Option<PromptRef>)>,
+    pub plays: Vec<Play>,
     pub stops: Vec<(MediaId, Side)>,
 }
 
