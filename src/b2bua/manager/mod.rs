@@ -4,6 +4,7 @@
 mod in_dialog;
 mod progress;
 mod queue;
+mod queue_agent;
 mod setup;
 mod teardown;
 

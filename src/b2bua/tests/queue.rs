@@ -33,11 +33,15 @@ struct QBench {
 
 impl QBench {
     fn new() -> QBench {
+        QBench::with(QUEUES)
+    }
+
+    fn with(queues: &str) -> QBench {
         let mut b = Bench::new();
         for (id, addr) in [("1001", AGENT1), ("1002", AGENT2)] {
             b.env.users.insert(id.into(), (format!("sip:{id}@{addr}"), Peer::udp(addr.parse().unwrap())));
         }
-        QBench { b, acd: Acd::new(AcdConfig::from_text("queues", QUEUES).unwrap()) }
+        QBench { b, acd: Acd::new(AcdConfig::from_text("queues", queues).unwrap()) }
     }
 
     /// Passes call events to the ACD and ACD events to the calls until both are quiet.
@@ -160,6 +164,8 @@ fn a_queued_call_is_answered_with_prompts_then_bridged_to_the_agent() {
     let media = q.b.env.media.open.values().next().unwrap();
     assert!(media.iter().any(|(s, r)| *s == Side::B && r.is_some_and(|r| r.rtp == "10.0.0.2:50000".parse().unwrap())), "the agent's media is bridged");
     assert!(matches!(q.state("1001"), AgentState::OnCall { .. }));
+    let caller_media = media.iter().rev().find(|(s, _)| *s == Side::A).and_then(|(_, r)| *r).unwrap();
+    assert!(!caller_media.hold, "bridged: the caller's own hold state again");
 
     q.b.advance(Duration::from_secs(60));
     q.deliver(CALLER, caller_request(&a_invite, "BYE", 2, &a_tag));
@@ -268,4 +274,23 @@ fn without_a_codec_for_prompts_a_refused_call_gets_480_with_the_cause() {
     assert_eq!((r.cause, r.queue_outcome, r.wait_ms), ("acd.no_agent", Some("refused"), Some(0)));
     assert!(q.b.env.media.plays.is_empty());
     assert_eq!(q.b.env.media.closed.len(), 1, "the media session is closed");
+}
+
+#[test]
+fn a_call_that_waits_out_max_wait_hears_the_busy_prompt_and_is_ended() {
+    let mut q = QBench::with("[[queue]]\nname = \"general\"\nmax_wait_s = 20\n[[agent]]\nid = \"1001\"\n");
+    q.login("1001");
+    q.acd.agent_break(q.b.now, "1001", "meeting").unwrap();
+    let Waiting { mut q, .. } = queued_call(q);
+    let media = *q.b.env.media.open.keys().next().unwrap();
+    let hold = |q: &QBench| q.b.env.media.open[&media].iter().rev().find(|(s, _)| *s == Side::A).and_then(|(_, r)| r.map(|r| r.hold));
+    assert_eq!(hold(&q), Some(true), "a waiting caller may be silent: the on-hold media timeout applies");
+    q.advance(Duration::from_secs(20));
+    let (_, _, _, prompts, then) = q.b.env.media.plays.last().unwrap().clone();
+    assert_eq!((prompts[0].name.as_str(), then), ("busy", None));
+    assert!(q.b.records.is_empty());
+    q.advance(Duration::from_secs(3));
+    assert_eq!(methods(&q.b.take_to(CALLER)).first().map(String::as_str), Some("BYE"));
+    let r = &q.b.records[0];
+    assert_eq!((r.cause, r.queue_outcome, r.wait_ms, r.agent.as_deref()), ("acd.timeout", Some("timed_out"), Some(20_000), None));
 }
