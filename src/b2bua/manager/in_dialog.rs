@@ -121,6 +121,9 @@ impl CallManager {
             }
             return;
         };
+        if self.queue_answers_offer(now, key, side, tx, &req, &offer, txl, env) {
+            return;
+        }
         let media = self.calls.get(&key).and_then(|c| c.media);
         self.note_remote_sdp(key, side, &offer, env, media);
         let other = side.other();

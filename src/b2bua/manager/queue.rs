@@ -16,7 +16,7 @@ use crate::dialplan::{CallAttributes, Decision};
 use crate::sip::dialog::DialogState;
 use crate::sip::message::Request;
 use crate::sip::peer::Peer;
-use crate::sip::sdp::SessionDescription;
+use crate::sip::sdp::{AttributeSet, SessionDescription};
 use crate::sip::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 
 /// Where a queued call is.
@@ -416,4 +416,61 @@ impl CallManager {
         }
     }
 
+
+    /// A caller's re-INVITE/UPDATE with an offer while no agent is bridged: answered here with
+    /// our address and the codec the caller was answered with (488 if the offer dropped it).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn queue_answers_offer(&mut self, now: Now, key: u64, side: Side, tx: ServerTxId, req: &Request, offer: &SessionDescription, txl: &mut TransactionLayer, env: &mut dyn Env) -> bool {
+        let waiting = self.queued.get(&key).is_some_and(|q| !matches!(q.phase, Phase::Connected { .. }));
+        if side != Side::A || !waiting {
+            return false;
+        }
+        let Some(call) = self.calls.get(&key) else { return false };
+        let relay = call.relay;
+        let ours = call.a.local_sdp.as_ref().and_then(|s| s.media.get(relay?)).and_then(|m| m.payload_types().find(|&pt| m.codec(pt).is_some_and(|c| !c.is("telephone-event"))).and_then(|pt| Some((pt, m.codec(pt)?))));
+        let m = relay.and_then(|i| offer.media.get(i)).filter(|m| m.port != 0);
+        let (Some((pt, codec)), Some(m)) = (ours, m) else {
+            self.reply(now, tx, req, 488, txl);
+            return true;
+        };
+        let offered = m.payload_types().any(|p| p == pt) && m.codec(pt).is_some_and(|c| c.encoding.eq_ignore_ascii_case(&codec.encoding) && c.clock_rate == codec.clock_rate);
+        if !offered {
+            self.reply(now, tx, req, 488, txl);
+            return true;
+        }
+        let mut keep = vec![pt];
+        keep.extend(m.payload_types().filter(|&p| m.codec(p).is_some_and(|c| c.is("telephone-event") && c.clock_rate == codec.clock_rate)));
+        let direction = m.explicit_direction().or(offer.explicit_direction());
+        let (local, session, version, peer, local_sip, media) = (call.a.local_media, call.session_ids.0, call.a.sdp_version + 1, call.a.peer, call.a.local_sip, call.media);
+        let Some(idx) = relay else { return false };
+        let mut answer = sdp_rewrite::rewrite(&restrict(offer, idx, &keep), relay, local, session, version);
+        if let Some(d) = direction {
+            answer.remove_attributes("sendrecv");
+            answer.remove_attributes("sendonly");
+            answer.remove_attributes("recvonly");
+            answer.remove_attributes("inactive");
+            if let Some(am) = answer.media.get_mut(idx) {
+                am.set_direction(d.reversed());
+            }
+        }
+        self.note_remote_sdp(key, Side::A, offer, env, media);
+        if let (Some(mid), Some(remote)) = (media, sdp_rewrite::remote_media(offer, relay)) {
+            env.media().set_remote(mid, Side::A, Some(RemoteMedia { hold: true, ..remote }));
+        }
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.a.local_sdp = Some(answer.clone());
+            c.a.sdp_version = version;
+        }
+        let mut r = crate::sip::message::Response::for_request(req, 200);
+        r.headers.push(crate::sip::message::HeaderName::Contact, Self::contact(&peer, local_sip));
+        r.headers.push(crate::sip::message::HeaderName::ContentType, "application/sdp");
+        r.body = answer.to_bytes();
+        self.finish_response(&mut r);
+        let _ = txl.respond(now.instant, tx, r.clone());
+        if req.method == crate::sip::message::Method::Invite {
+            let t1 = self.config.t1;
+            self.start_2xx(now, key, Side::A, tx, r, t1);
+        }
+        true
+    }
 }

@@ -294,3 +294,29 @@ fn a_call_that_waits_out_max_wait_hears_the_busy_prompt_and_is_ended() {
     let r = &q.b.records[0];
     assert_eq!((r.cause, r.queue_outcome, r.wait_ms, r.agent.as_deref()), ("acd.timeout", Some("timed_out"), Some(20_000), None));
 }
+
+#[test]
+fn a_waiting_caller_who_puts_us_on_hold_is_answered_here() {
+    let mut q = QBench::new();
+    q.login("1001");
+    q.acd.agent_break(q.b.now, "1001", "lunch").unwrap();
+    let Waiting { mut q, a_invite, a_tag } = queued_call(q);
+    let Message::Request(mut reinvite) = caller_request(&a_invite, "INVITE", 2, &a_tag) else { unreachable!() };
+    reinvite.headers.push(crate::sip::message::HeaderName::ContentType, "application/sdp");
+    reinvite.body = bytes::Bytes::from(OFFER.replace("a=rtpmap:101", "a=sendonly\r\na=rtpmap:101"));
+    q.deliver(CALLER, Message::Request(reinvite));
+    let out = q.b.take_to(CALLER);
+    assert_eq!(statuses(&out), vec![100, 200]);
+    let Message::Response(ok) = &out[1] else { unreachable!() };
+    let sdp = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(sdp.contains("a=recvonly") && sdp.contains("o=ncgw ") && sdp.contains(" 2 IN IP4 10.0.0.100"), "{sdp}");
+    // A codec we cannot keep playing in: 488, nothing changes.
+    let Message::Request(mut amr) = caller_request(&a_invite, "INVITE", 3, &a_tag) else { unreachable!() };
+    amr.headers.push(crate::sip::message::HeaderName::ContentType, "application/sdp");
+    amr.body = bytes::Bytes::from(OFFER.replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000"));
+    q.deliver(CALLER, caller_request(&a_invite, "ACK", 2, &a_tag));
+    q.deliver(CALLER, Message::Request(amr));
+    let st = statuses(&q.b.take_to(CALLER));
+    assert!(st.contains(&488), "{st:?}");
+    assert!(q.b.records.is_empty(), "the call waits on");
+}
