@@ -145,12 +145,12 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
 
     // Agent 1001 (no sign language) registers and is logged in; caller X takes it.
     let agent1 = agent(&node, dir.path(), "1001", free_port(), 2).await;
-    let x = caller(&node, X, 3000);
+    let x = caller(&node, X, 6000);
     wait_calls(&node, 1).await;
     // While 1001 is busy: a normal caller, an elderly one, one who gives up, one who signs.
-    let n = caller(&node, N, 7500);
+    let n = caller(&node, N, 10_000);
     wait_calls(&node, 2).await;
-    let e = caller(&node, E, 7000);
+    let e = caller(&node, E, 10_000);
     wait_calls(&node, 3).await;
     let sink = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let sink_port = sink.local_addr().unwrap().port().to_string();
@@ -158,9 +158,11 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
     let heard = tokio::spawn(listen(sink, stopped));
     let h = tokio::spawn(Sipp::new(Some(node.sip), "acd/uac_queue_abandon.xml").args(&["-s", "95555", "-m", "1", "-key", "caller", H, "-key", "sink", &sink_port, "-d", "1500"]).run());
     wait_calls(&node, 4).await;
-    let s = caller(&node, S, 10_000);
+    let s = caller(&node, S, 14_000);
     wait_calls(&node, 5).await;
-    // Agent 1002 (signs) comes in: it takes the elderly caller although N waited longer.
+    // Agent 1002 (signs) comes in: it takes the elderly caller although N waited longer. Then
+    // 1001 (free after X, ~9 s) takes N, and 1002 (free after E, ~13 s) the signing caller S.
+    // The margins are seconds, so a slow machine does not change who answers whom.
     let agent2 = agent(&node, dir.path(), "1002", free_port(), 2).await;
 
     let h = h.await.unwrap();
