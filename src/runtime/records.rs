@@ -27,6 +27,7 @@ pub fn cdr_of(s: &CallSummary) -> CdrRecord {
         queue: s.queue.clone(),
         agent: None,
         wait_ms: None,
+        queue_outcome: None,
         outcome,
         started_at: s.started_ms,
         ringing_at: s.ringing_ms,

@@ -33,6 +33,7 @@
 //! columns → `JSONB`), no PRAGMAs, and a connection URL in the configuration. The journal and the
 //! writer are backend-neutral and stay as they are.
 
+mod agents;
 mod cdr;
 mod journal;
 mod sqlite;
@@ -42,6 +43,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use agents::{format_skills, parse_queues, parse_skills, AgentChange, AgentRecord};
 pub use cdr::{CdrRecord, EndedBy, LegMediaStats, Outcome};
 pub use users::{
     ha1_md5, ha1_sha256, validate_id, validate_password, UserCredentials, UserInfo, MAX_ID_LEN, MIN_PASSWORD_LEN,
@@ -97,6 +99,9 @@ pub enum StorageError {
     /// A user with this id already exists.
     #[error("user {id} already exists")]
     UserExists { id: String },
+    /// An agent with this id already exists.
+    #[error("agent {id} already exists (change it with `ncgw agents set {id}`)")]
+    AgentExists { id: String },
     /// A stored row did not decode (a hand-edited database or a bug).
     #[error("cdr {id}: column {column} holds an unreadable value")]
     CorruptRow { id: String, column: &'static str },
