@@ -1,4 +1,6 @@
 //! The admin HTTP listener: `/metrics` (Prometheus), `/healthz`, and the JSON API the CLI uses.
+mod agents;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: 
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/users", get(users_list).post(users_add))
         .route("/api/v1/users/{id}", axum::routing::delete(users_remove))
+        .merge(agents::routes())
         .with_state(AppState { core, storage, realm });
     let stop = async move {
         let _ = shutdown.changed().await;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::acd_admin::{self, AcdCommand};
 use super::env::RuntimeEnv;
 use super::outbound::{self, response_target};
 use super::records;
@@ -42,6 +43,8 @@ pub enum Command {
     Registrations(oneshot::Sender<Vec<RegistrationView>>),
     /// The users table changed: the new credentials.
     SetCredentials(Vec<crate::storage::UserCredentials>),
+    /// Agents and queues (see `acd_admin`).
+    Acd(AcdCommand),
     /// Stop taking new work, let calls and transactions finish (bounded), then stop.
     Shutdown,
 }
@@ -134,6 +137,7 @@ pub(super) struct CoreParts {
     pub shutdown: watch::Receiver<bool>,
     pub env: RuntimeEnv,
     pub storage: Storage,
+    pub acd: crate::acd::Acd,
 }
 
 pub(super) struct Core {
@@ -156,6 +160,8 @@ pub(super) struct Core {
     pings: HashMap<ClientTxId, PendingPing>,
     server_name: String,
     last_stats: TxStats,
+    acd: crate::acd::Acd,
+    acd_metrics: acd_admin::AcdMetricsState,
 }
 
 fn now() -> Now {
@@ -204,6 +210,8 @@ impl Core {
             pings: HashMap::new(),
             server_name: settings.server_name.clone(),
             last_stats: TxStats::default(),
+            acd: parts.acd,
+            acd_metrics: Default::default(),
         }
     }
 
@@ -293,6 +301,10 @@ impl Core {
             Command::SetCredentials(users) => {
                 self.env.set_credentials(users);
                 tracing::info!(users = self.env.credentials.len(), "user credentials reloaded");
+            }
+            Command::Acd(cmd) => {
+                acd_admin::handle(&mut self.acd, now.instant, now.unix_ms, cmd);
+                acd_admin::refresh_metrics(&self.acd, &mut self.acd_metrics, now.instant, true);
             }
             Command::Shutdown => {
                 if self.draining_since.is_none() {
@@ -427,6 +439,7 @@ impl Core {
             }
         }
         self.update_gauges();
+        acd_admin::refresh_metrics(&self.acd, &mut self.acd_metrics, now.instant, false);
     }
 
     fn update_gauges(&mut self) {

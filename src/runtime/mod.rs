@@ -1,11 +1,13 @@
 //! The only async glue: binds sockets, spawns transport tasks, drives the sans-IO cores from one
 //! core task, serves the admin API, and drains on shutdown.
 
+mod acd_admin;
 mod core;
 mod env;
 mod outbound;
 mod records;
 
+pub use self::acd_admin::{AcdCommand, AgentView, QueueDetail, QueueView};
 pub use self::core::{CallView, Command, NodeStatus, PingResult, RegistrationView};
 pub use self::env::resolve_uri;
 
@@ -35,6 +37,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    /// The queue file does not load.
+    #[error("queue file errors:\n{0}")]
+    Queues(crate::config::ConfigErrors),
     /// The dialplans do not load.
     #[error("dialplan errors:\n{0}")]
     Dialplan(crate::config::ConfigErrors),
@@ -123,6 +128,10 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         realm: settings.realm.clone(),
         credentials: Default::default(),
     };
+    let acd_config = crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?;
+    let stored_agents = acd_admin::load_stored(&storage, &acd_config, &settings.realm).await?;
+    let mut acd = crate::acd::Acd::new(acd_config);
+    acd_admin::apply_stored(&mut acd, tokio::time::Instant::now().into_std(), &stored_agents);
     env.set_credentials(storage.all_credentials().await?);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
@@ -135,6 +144,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         shutdown: shutdown_rx.clone(),
         env,
         storage: storage.clone(),
+        acd,
     };
     let core = core::Core::new(&settings, parts);
     metrics().up.set(1);
