@@ -54,9 +54,11 @@ pub fn parse_skills(text: &str) -> Result<Vec<(String, u8)>, String> {
     Ok(out)
 }
 
-/// The stored form: `name:level` joined by commas.
+/// The stored form: `name:level` joined by commas; a level-1 name with a colon (`lang:yue`) is
+/// written bare, as operators write it.
 pub fn format_skills(skills: &[(String, u8)]) -> String {
-    skills.iter().map(|(n, l)| format!("{n}:{l}")).collect::<Vec<_>>().join(",")
+    let one = |(n, l): &(String, u8)| if *l == 1 && n.contains(':') { n.clone() } else { format!("{n}:{l}") };
+    skills.iter().map(one).collect::<Vec<_>>().join(",")
 }
 
 /// Parses `q1,q2`; an empty list is refused (use "no queues" = every qualifying queue instead).
@@ -307,7 +309,8 @@ mod tests {
     fn skills_parse_and_format_round_trip() {
         let s = parse_skills("retail:3, lang:yue ,loan:5,retail:1").unwrap();
         assert_eq!(s, sk(&[("retail", 3), ("lang:yue", 1), ("loan", 5)]));
-        assert_eq!(format_skills(&s), "retail:3,lang:yue:1,loan:5");
+        assert_eq!(format_skills(&s), "retail:3,lang:yue,loan:5");
+        assert_eq!(format_skills(&sk(&[("lang:yue", 2), ("video", 1)])), "lang:yue:2,video:1");
         assert_eq!(parse_skills(&format_skills(&s)).unwrap(), s);
         assert!(parse_skills("retail:11").unwrap_err().contains("retail:11"));
         assert!(parse_skills("re tail").is_err());
