@@ -97,7 +97,7 @@ pub enum StorageError {
     #[error("invalid {field}: {reason}")]
     InvalidInput { field: &'static str, reason: &'static str },
     /// A user with this id already exists.
-    #[error("user {id} already exists")]
+    #[error("user {id} already exists (for an agent: `ncgw agents set {id} --password NEW`)")]
     UserExists { id: String },
     /// An agent with this id already exists.
     #[error("agent {id} already exists (change it with `ncgw agents set {id}`)")]
