@@ -119,10 +119,8 @@ impl Acd {
                     call.offered_to = Some(to);
                 }
             }
-            St::WrapUp { until } => {
-                if self.timers.remove(&(until, Timer::WrapUp(from))) {
-                    self.timers.insert((until, Timer::WrapUp(to)));
-                }
+            St::WrapUp { until } if self.timers.remove(&(until, Timer::WrapUp(from))) => {
+                self.timers.insert((until, Timer::WrapUp(to)));
             }
             _ => {}
         }

@@ -95,7 +95,11 @@ pub(super) fn dur(v: &Value) -> String {
 fn print_agents(list: &[Value]) {
     let mut t = Table::new(&["ID", "STATE", "REASON", "QUEUES", "SKILLS", "CALL", "SINCE"]);
     for a in list {
-        t.row(vec![s(&a["id"]), s(&a["state"]), s(&a["reason"]), s(&a["queues"]), s(&a["skills"]), s(&a["call"]), dur(&a["since_s"])]);
+        let reason = match &a["pending_break"] {
+            Value::String(p) => format!("break after call: {p}"),
+            _ => s(&a["reason"]),
+        };
+        t.row(vec![s(&a["id"]), s(&a["state"]), reason, s(&a["queues"]), s(&a["skills"]), s(&a["call"]), dur(&a["since_s"])]);
     }
     print!("{}", t.render());
 }
@@ -157,8 +161,13 @@ pub fn agents(cli: &Cli, args: &AgentsArgs) -> anyhow::Result<ExitCode> {
             }
             let body = serde_json::json!({ "state": name, "reason": reason });
             let v: Value = client::post_json(&cli.admin, &format!("/api/v1/agents/{id}/state"), &body, Duration::from_secs(10))?;
-            let pending = if v["agent"]["state"] == "on_call" { " (after the current call)" } else { "" };
-            done(cli, &v, format!("agent {id}: {}{pending}", if name == "break" { format!("break ({})", s(&v["agent"]["reason"])) } else { s(&v["agent"]["state"]) }))
+            let a = &v["agent"];
+            let message = match (&a["pending_break"], name) {
+                (Value::String(p), _) => format!("agent {id}: break ({p}) after the current call"),
+                (_, "break") => format!("agent {id}: break ({})", s(&a["reason"])),
+                _ => format!("agent {id}: {}", s(&a["state"])),
+            };
+            done(cli, &v, message)
         }
     }
 }

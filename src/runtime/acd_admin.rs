@@ -42,8 +42,10 @@ pub struct AgentView {
     pub id: String,
     /// One of [`AGENT_STATES`].
     pub state: &'static str,
-    /// The break reason; or, on a call, the break asked for after it.
+    /// The break reason, when on break.
     pub reason: Option<String>,
+    /// A break asked for during a call, taken when the call and its wrap-up end.
+    pub pending_break: Option<String>,
     pub queues: Vec<String>,
     /// `name:level,...`.
     pub skills: String,
@@ -128,13 +130,14 @@ fn agent_view(acd: &Acd, now: Instant, id: &str) -> Option<AgentView> {
     let info = acd.agent(id)?;
     let (reason, call) = match &info.state {
         AgentState::Break { reason } => (Some(reason.clone()), None),
-        AgentState::Offered { call } | AgentState::OnCall { call } => (info.pending_break.clone(), Some(call.0)),
-        _ => (info.pending_break.clone(), None),
+        AgentState::Offered { call } | AgentState::OnCall { call } => (None, Some(call.0)),
+        _ => (None, None),
     };
     Some(AgentView {
         id: info.id,
         state: info.state.name(),
         reason,
+        pending_break: info.pending_break,
         queues: info.queues,
         skills: format_skills(&info.skills),
         call,
@@ -331,6 +334,42 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert_ne!(a, b);
         assert!(crate::storage::validate_password(&a).is_ok());
+    }
+
+    #[test]
+    fn metrics_follow_the_queue_summaries() {
+        // A queue name no other test uses: the metrics registry is process-wide.
+        let text = "[[queue]]\nname = \"metrics_probe\"\nsl_target_s = 20\n[[agent]]\nid = \"m1\"\n";
+        let mut acd = Acd::new(AcdConfig::from_text("q.toml", text).unwrap());
+        let mut state = AcdMetricsState::default();
+        let t0 = crate::testing::epoch();
+        let m = &metrics().acd;
+        let q = ["metrics_probe"];
+        acd.agent_login(t0, "m1", None).unwrap();
+        refresh_metrics(&acd, &mut state, t0, true);
+        assert_eq!(m.agents.with_label_values(&["metrics_probe", "available"]).get(), 1);
+        assert_eq!(m.offered.with_label_values(&q).get(), 0);
+        let key = crate::acd::CallKey(1);
+        acd.enqueue(t0, 0, key, "metrics_probe", Default::default()).unwrap();
+        acd.enqueue(t0, 0, crate::acd::CallKey(2), "metrics_probe", Default::default()).unwrap();
+        let t1 = t0 + Duration::from_secs(5);
+        acd.offer_accepted(t1, key, "m1").unwrap();
+        // Throttled: a refresh within METRICS_EVERY of the last one does nothing.
+        refresh_metrics(&acd, &mut state, t0 + Duration::from_millis(500), false);
+        assert_eq!(m.offered.with_label_values(&q).get(), 0);
+        refresh_metrics(&acd, &mut state, t1, false);
+        assert_eq!((m.offered.with_label_values(&q).get(), m.answered.with_label_values(&q).get()), (2, 1));
+        assert_eq!(m.waiting.with_label_values(&q).get(), 1);
+        assert!((m.longest_wait_seconds.with_label_values(&q).get() - 5.0).abs() < 1e-9);
+        assert_eq!(m.agents.with_label_values(&["metrics_probe", "on_call"]).get(), 1);
+        assert!((m.service_level.with_label_values(&q).get() - 1.0).abs() < 1e-9, "answered within 20 s");
+        // Counters advance by the growth only.
+        acd.abandon(t1, crate::acd::CallKey(2)).unwrap();
+        refresh_metrics(&acd, &mut state, t1, true);
+        refresh_metrics(&acd, &mut state, t1, true);
+        assert_eq!((m.offered.with_label_values(&q).get(), m.abandoned.with_label_values(&q).get()), (2, 1));
+        crate::metrics::acd_offer_latency("metrics_probe", 0.002);
+        assert_eq!(m.offer_latency_seconds.with_label_values(&q).get_sample_count(), 1);
     }
 
     #[tokio::test]

@@ -136,6 +136,15 @@ async fn cdr_round_trip() {
     storage.close().await.unwrap();
 }
 
+/// Journal lines written before `queue_outcome` existed still read back (as `None`).
+#[test]
+fn journal_lines_without_queue_outcome_still_parse() {
+    let mut v = serde_json::to_value(full_cdr()).unwrap();
+    v.as_object_mut().unwrap().remove("queue_outcome");
+    let back: CdrRecord = serde_json::from_value(v).unwrap();
+    assert_eq!(back, CdrRecord { queue_outcome: None, ..full_cdr() });
+}
+
 #[tokio::test]
 async fn non_finite_jitter_is_stored_as_zero() {
     let dir = tempfile::tempdir().unwrap();
