@@ -144,8 +144,9 @@ impl Metrics {
     }
 }
 
-/// Agent-queue metrics. Gauges and counters are set from the ACD's per-queue summaries when they
-/// change (see `runtime::acd_admin`), never computed at scrape time.
+/// Agent-queue metrics. Gauges and counters are set from the ACD's per-queue summaries by the
+/// core (`runtime::acd_admin::refresh_metrics`) before each scrape and after each agent command;
+/// the offer latency is observed by the call path.
 pub struct AcdMetrics {
     /// queue: calls waiting (not ringing).
     pub waiting: IntGaugeVec,

@@ -68,7 +68,10 @@ async fn ask<T>(state: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Comma
     }
 }
 
-async fn metrics_text() -> impl IntoResponse {
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    // The ACD figures are brought up to date by the core first; a busy core delays a scrape by
+    // at most this much, and the last figures are served.
+    let _ = ask(&state, |r| Command::Acd(crate::runtime::AcdCommand::RefreshMetrics(r)), Duration::from_millis(500)).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics().render())
 }
 

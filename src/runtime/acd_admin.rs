@@ -34,6 +34,8 @@ pub enum AcdCommand {
     Queues(oneshot::Sender<Vec<QueueView>>),
     /// One queue with its recent intervals.
     Queue { name: String, reply: oneshot::Sender<Option<QueueDetail>> },
+    /// Bring the `ncgw_acd_*` metrics up to date (before a scrape).
+    RefreshMetrics(oneshot::Sender<()>),
 }
 
 /// One agent as `ncgw agents` shows it.
@@ -162,10 +164,15 @@ fn queue_view(acd: &Acd, now: Instant, name: &str) -> Option<(QueueView, Vec<Sum
     Some((view, s.intervals))
 }
 
-/// Answers one admin command. Inputs that change agents may produce ACD events (offers,
-/// states); the core drains them after every input as usual.
-pub fn handle(acd: &mut Acd, now: Instant, unix_ms: i64, cmd: AcdCommand) {
+/// Answers one admin command and refreshes the metrics. Inputs that change agents may produce
+/// ACD events (offers, states); the core drains them after every input as usual.
+pub fn handle(acd: &mut Acd, metrics_state: &mut AcdMetricsState, now: Instant, unix_ms: i64, cmd: AcdCommand) {
     match cmd {
+        AcdCommand::RefreshMetrics(reply) => {
+            refresh_metrics(acd, metrics_state, now);
+            let _ = reply.send(());
+            return;
+        }
         AcdCommand::Agents(reply) => {
             let mut ids: Vec<String> = acd.agents().into_iter().map(|a| a.id).collect();
             ids.sort();
@@ -223,26 +230,19 @@ pub fn handle(acd: &mut Acd, now: Instant, unix_ms: i64, cmd: AcdCommand) {
             let _ = reply.send(detail);
         }
     }
+    refresh_metrics(acd, metrics_state, now);
 }
 
 /// What the metrics last saw, so counters advance by the ACD's totals' growth.
 #[derive(Debug, Default)]
 pub struct AcdMetricsState {
     totals: HashMap<String, Counters>,
-    refreshed: Option<Instant>,
 }
 
-/// How often the core refreshes the ACD metrics at most (admin commands refresh at once).
-pub const METRICS_EVERY: Duration = Duration::from_secs(1);
-
-/// Sets the ACD gauges and advances its counters from the queue summaries: O(queues + calls
-/// ringing + agents serving them), run when the core has handled input, at most every
-/// [`METRICS_EVERY`] unless `force`.
-pub fn refresh_metrics(acd: &Acd, state: &mut AcdMetricsState, now: Instant, force: bool) {
-    if !force && state.refreshed.is_some_and(|t| now.saturating_duration_since(t) < METRICS_EVERY) {
-        return;
-    }
-    state.refreshed = Some(now);
+/// Sets the ACD gauges and advances its counters from the queue summaries: O(queues + calls +
+/// agents serving them), run for each scrape of /metrics and after each admin command, never
+/// on the call path.
+pub fn refresh_metrics(acd: &Acd, state: &mut AcdMetricsState, now: Instant) {
     let m = &metrics().acd;
     for name in acd.queue_names() {
         let Some(s) = acd.queue_stats(name, now) else { continue };
@@ -346,7 +346,7 @@ mod tests {
         let m = &metrics().acd;
         let q = ["metrics_probe"];
         acd.agent_login(t0, "m1", None).unwrap();
-        refresh_metrics(&acd, &mut state, t0, true);
+        refresh_metrics(&acd, &mut state, t0);
         assert_eq!(m.agents.with_label_values(&["metrics_probe", "available"]).get(), 1);
         assert_eq!(m.offered.with_label_values(&q).get(), 0);
         let key = crate::acd::CallKey(1);
@@ -354,10 +354,8 @@ mod tests {
         acd.enqueue(t0, 0, crate::acd::CallKey(2), "metrics_probe", Default::default()).unwrap();
         let t1 = t0 + Duration::from_secs(5);
         acd.offer_accepted(t1, key, "m1").unwrap();
-        // Throttled: a refresh within METRICS_EVERY of the last one does nothing.
-        refresh_metrics(&acd, &mut state, t0 + Duration::from_millis(500), false);
-        assert_eq!(m.offered.with_label_values(&q).get(), 0);
-        refresh_metrics(&acd, &mut state, t1, false);
+        assert_eq!(m.offered.with_label_values(&q).get(), 0, "nothing moves between refreshes");
+        refresh_metrics(&acd, &mut state, t1);
         assert_eq!((m.offered.with_label_values(&q).get(), m.answered.with_label_values(&q).get()), (2, 1));
         assert_eq!(m.waiting.with_label_values(&q).get(), 1);
         assert!((m.longest_wait_seconds.with_label_values(&q).get() - 5.0).abs() < 1e-9);
@@ -365,8 +363,8 @@ mod tests {
         assert!((m.service_level.with_label_values(&q).get() - 1.0).abs() < 1e-9, "answered within 20 s");
         // Counters advance by the growth only.
         acd.abandon(t1, crate::acd::CallKey(2)).unwrap();
-        refresh_metrics(&acd, &mut state, t1, true);
-        refresh_metrics(&acd, &mut state, t1, true);
+        refresh_metrics(&acd, &mut state, t1);
+        refresh_metrics(&acd, &mut state, t1);
         assert_eq!((m.offered.with_label_values(&q).get(), m.abandoned.with_label_values(&q).get()), (2, 1));
         crate::metrics::acd_offer_latency("metrics_probe", 0.002);
         assert_eq!(m.offer_latency_seconds.with_label_values(&q).get_sample_count(), 1);

@@ -302,10 +302,7 @@ impl Core {
                 self.env.set_credentials(users);
                 tracing::info!(users = self.env.credentials.len(), "user credentials reloaded");
             }
-            Command::Acd(cmd) => {
-                acd_admin::handle(&mut self.acd, now.instant, now.unix_ms, cmd);
-                acd_admin::refresh_metrics(&self.acd, &mut self.acd_metrics, now.instant, true);
-            }
+            Command::Acd(cmd) => acd_admin::handle(&mut self.acd, &mut self.acd_metrics, now.instant, now.unix_ms, cmd),
             Command::Shutdown => {
                 if self.draining_since.is_none() {
                     tracing::info!(calls = self.node.calls.active(), open = self.node.txl.stats().active(), "draining: refusing new calls, letting open ones finish");
@@ -439,7 +436,6 @@ impl Core {
             }
         }
         self.update_gauges();
-        acd_admin::refresh_metrics(&self.acd, &mut self.acd_metrics, now.instant, false);
     }
 
     fn update_gauges(&mut self) {
