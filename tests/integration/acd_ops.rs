@@ -189,3 +189,71 @@ async fn acd_provisioning_survives_a_restart() {
     assert_eq!(created(&after, "1001"), created(&before, "1001"), "1001's generated password was not replaced");
     node.stop().await;
 }
+
+/// A JSON request to the admin API from a test: (status, body).
+async fn api(node: &TestNode, method: &'static str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("http://{}{path}", node.admin);
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = match (method, body) {
+            ("PUT", Some(b)) => agent.put(&url).send_json(&b),
+            ("POST", Some(b)) => agent.post(&url).send_json(&b),
+            ("POST", None) => agent.post(&url).send_empty(),
+            ("DELETE", _) => agent.delete(&url).call(),
+            _ => agent.get(&url).call(),
+        }
+        .expect("admin reachable");
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (resp.status().as_u16(), serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    })
+    .await
+    .expect("api task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acd_admin_api_answers_json_and_names_the_field_in_errors() {
+    let node = TestNode::start().await;
+    let (code, v) = api(&node, "GET", "/api/v1/agents/1003", None).await;
+    assert_eq!((code, v["agent"]["skills"].as_str()), (200, Some("retail:1,sign_language:4,video:1,lang:yue")), "{v}");
+    let (code, v) = api(&node, "GET", "/api/v1/agents/nobody", None).await;
+    assert_eq!(code, 404, "{v}");
+    // PUT creates (a password is needed) or changes.
+    let (code, v) = api(&node, "PUT", "/api/v1/agents/3001", Some(serde_json::json!({ "skills": "retail:2" }))).await;
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().starts_with("password:"), "{v}");
+    let (code, v) = api(&node, "PUT", "/api/v1/agents/3001", Some(serde_json::json!({ "skills": "retail:2", "password": "agent-3001-pw" }))).await;
+    assert_eq!((code, v["created"].as_bool()), (200, Some(true)), "{v}");
+    let (code, v) = api(&node, "PUT", "/api/v1/agents/3001", Some(serde_json::json!({ "queues": "general" }))).await;
+    assert_eq!((code, v["created"].as_bool(), v["agent"]["skills"].as_str()), (200, Some(false), Some("retail:2")), "{v}");
+    let (code, v) = api(&node, "PUT", "/api/v1/agents/3001", Some(serde_json::json!({ "mode": "replace" }))).await;
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().starts_with("mode:"), "{v}");
+    // Login, a break, back, logout.
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/login", None).await;
+    assert_eq!((code, v["agent"]["state"].as_str(), v["agent"]["queues"].clone()), (200, Some("available"), serde_json::json!(["general"])), "{v}");
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/state", Some(serde_json::json!({ "state": "break", "reason": "training" }))).await;
+    assert_eq!((code, v["agent"]["state"].as_str(), v["agent"]["reason"].as_str()), (200, Some("break"), Some("training")), "{v}");
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/state", Some(serde_json::json!({ "state": "asleep" }))).await;
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().starts_with("state:"), "{v}");
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/state", Some(serde_json::json!({ "state": "available" }))).await;
+    assert_eq!((code, v["agent"]["state"].as_str()), (200, Some("available")), "{v}");
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/login?queue=nosuch", None).await;
+    assert_eq!(code, 400, "{v}");
+    let (code, v) = api(&node, "POST", "/api/v1/agents/3001/logout", None).await;
+    assert_eq!((code, v["agent"]["state"].as_str()), (200, Some("logged_out")), "{v}");
+    // Queues.
+    let (code, v) = api(&node, "GET", "/api/v1/queues", None).await;
+    assert_eq!(code, 200);
+    let names: Vec<_> = v["queues"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["general", "loan", "sign_language", "video"]);
+    let (code, v) = api(&node, "GET", "/api/v1/queues/general", None).await;
+    assert_eq!((code, v["queue"]["sl_target_s"].as_u64()), (200, Some(20)), "{v}");
+    assert!(v["queue"]["intervals"][0]["start_ms"].as_i64().is_some_and(|t| t > 1_700_000_000_000), "{v}");
+    // Removal.
+    let (code, _) = api(&node, "DELETE", "/api/v1/agents/3001", None).await;
+    assert_eq!(code, 200);
+    let (code, v) = api(&node, "DELETE", "/api/v1/agents/3001", None).await;
+    assert_eq!(code, 404, "{v}");
+    node.stop().await;
+}
