@@ -128,7 +128,13 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         realm: settings.realm.clone(),
         credentials: Default::default(),
     };
-    let acd_config = crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?;
+    // Like `ncgw check`: a queue file that is not there means no queues; one that is must load.
+    let acd_config = if settings.queues_file.exists() {
+        crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?
+    } else {
+        tracing::warn!(path = %settings.queues_file.display(), "no queue file: no agent queues (fix: set [acd] queues)");
+        crate::acd::AcdConfig::from_text("(no queue file)", "").map_err(StartError::Queues)?
+    };
     let stored_agents = acd_admin::load_stored(&storage, &acd_config, &settings.realm).await?;
     let mut acd = crate::acd::Acd::new(acd_config);
     acd_admin::apply_stored(&mut acd, tokio::time::Instant::now().into_std(), &stored_agents);
