@@ -283,6 +283,10 @@ pub struct StoredAgents {
 pub async fn load_stored(storage: &Storage, config: &AcdConfig, realm: &str) -> Result<StoredAgents, StorageError> {
     let removed = storage.removed_agents().await?;
     for agent in &config.agents {
+        if let Err(e) = crate::storage::validate_id(&agent.id) {
+            tracing::warn!(agent = %agent.id, error = %e, "queue-file agent cannot be a SIP user; not stored (fix: use letters and digits in its id)");
+            continue;
+        }
         storage.seed_agent(agent).await?;
         if removed.contains(&agent.id) || storage.get_credentials(&agent.id).await?.is_some() {
             continue;
