@@ -102,8 +102,8 @@ pub enum StorageError {
     /// An agent with this id already exists.
     #[error("agent {id} already exists (change it with `ncgw agents set {id}`)")]
     AgentExists { id: String },
-    /// A stored row did not decode (a hand-edited database or a bug).
-    #[error("cdr {id}: column {column} holds an unreadable value")]
+    /// A stored row (a CDR or an agent, by id) did not decode (a hand-edited database or a bug).
+    #[error("row {id}: column {column} holds an unreadable value")]
     CorruptRow { id: String, column: &'static str },
     /// `flush` finished but the database did not take everything; these records wait in the journal.
     #[error("{pending} records wait in the journal for the database")]
