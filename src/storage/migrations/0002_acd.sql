@@ -14,6 +14,6 @@ CREATE TABLE agents (
     removed_at  INTEGER
 );
 
--- answered, abandoned, overflowed or timed_out; NULL for calls that never queued.
+-- answered, abandoned, overflowed, timed_out or refused; NULL for calls that never queued.
 -- (`queue`, `agent` and `wait_ms` are in 0001 already.)
 ALTER TABLE cdr ADD COLUMN queue_outcome TEXT;
