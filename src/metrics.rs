@@ -1,7 +1,7 @@
 //! Prometheus metrics: names are constants, described once, labels low-cardinality (no ids or numbers).
 use std::sync::OnceLock;
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 pub const SIP_MESSAGES: &str = "ncgw_sip_messages_total";
 pub const SIP_PARSE_FAILURES: &str = "ncgw_sip_parse_failures_total";
@@ -49,6 +49,8 @@ pub struct Metrics {
     pub call_setup_seconds: prometheus::Histogram,
     /// Call records journalled but not yet in the database.
     pub cdr_pending: IntGauge,
+    /// Agent queues (`ncgw_acd_*`).
+    pub acd: AcdMetrics,
 }
 
 const METHOD_LABELS: &[&str] = &[
@@ -112,6 +114,7 @@ impl Metrics {
         )
         .expect("metric definition is valid");
         registry.register(Box::new(call_setup_seconds.clone())).expect("metric registered once");
+        let acd = AcdMetrics::new(&registry);
         Metrics {
             registry,
             sip_messages,
@@ -129,6 +132,7 @@ impl Metrics {
             calls_ended,
             call_setup_seconds,
             cdr_pending,
+            acd,
         }
     }
 
@@ -138,6 +142,63 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text encoder writes UTF-8")
     }
+}
+
+/// Agent-queue metrics. Gauges and counters are set from the ACD's per-queue summaries by the
+/// core (`runtime::acd_admin::refresh_metrics`) before each scrape and after each agent command;
+/// the offer latency is observed by the call path.
+pub struct AcdMetrics {
+    /// queue: calls waiting (not ringing).
+    pub waiting: IntGaugeVec,
+    /// queue: how long the longest-waiting call has waited.
+    pub longest_wait_seconds: GaugeVec,
+    /// queue, each since start: calls that entered the queue, and how they left it.
+    pub offered: IntCounterVec,
+    pub answered: IntCounterVec,
+    pub abandoned: IntCounterVec,
+    pub overflowed: IntCounterVec,
+    pub timed_out: IntCounterVec,
+    /// queue, state: logged-in agents serving the queue by state.
+    pub agents: IntGaugeVec,
+    /// queue: answered within the target / calls that left the queue, 0 to 1, since start.
+    pub service_level: GaugeVec,
+    /// queue: from an agent becoming available to the offer of a waiting call.
+    pub offer_latency_seconds: HistogramVec,
+}
+
+impl AcdMetrics {
+    fn new(registry: &Registry) -> AcdMetrics {
+        fn reg<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, m: M) -> M {
+            registry.register(Box::new(m.clone())).expect("metric registered once");
+            m
+        }
+        let counter = |name: &str, help: &str| reg(registry, IntCounterVec::new(Opts::new(name, help), &["queue"]).expect("metric definition is valid"));
+        AcdMetrics {
+            waiting: reg(registry, IntGaugeVec::new(Opts::new("ncgw_acd_waiting_calls", "Calls waiting in the queue (not ringing at an agent)"), &["queue"]).expect("metric definition is valid")),
+            longest_wait_seconds: reg(registry, GaugeVec::new(Opts::new("ncgw_acd_longest_wait_seconds", "Wait so far of the call waiting longest in the queue"), &["queue"]).expect("metric definition is valid")),
+            offered: counter("ncgw_acd_offered_total", "Calls that entered the queue"),
+            answered: counter("ncgw_acd_answered_total", "Queued calls answered by an agent"),
+            abandoned: counter("ncgw_acd_abandoned_total", "Queued calls whose caller hung up before an agent answered"),
+            overflowed: counter("ncgw_acd_overflowed_total", "Queued calls sent to the queue's overflow target"),
+            timed_out: counter("ncgw_acd_timed_out_total", "Queued calls that waited max_wait with no overflow target"),
+            agents: reg(registry, IntGaugeVec::new(Opts::new("ncgw_acd_agents", "Logged-in agents serving the queue, by state"), &["queue", "state"]).expect("metric definition is valid")),
+            service_level: reg(registry, GaugeVec::new(Opts::new("ncgw_acd_service_level", "Share of calls that left the queue answered within its target (0-1), since start"), &["queue"]).expect("metric definition is valid")),
+            offer_latency_seconds: reg(
+                registry,
+                HistogramVec::new(
+                    HistogramOpts::new("ncgw_acd_offer_latency_seconds", "Time from an agent becoming available to the offer of a waiting call")
+                        .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+                    &["queue"],
+                )
+                .expect("metric definition is valid"),
+            ),
+        }
+    }
+}
+
+/// Records one agent-available → offer latency for `queue`.
+pub fn acd_offer_latency(queue: &str, secs: f64) {
+    metrics().acd.offer_latency_seconds.with_label_values(&[queue]).observe(secs);
 }
 
 /// The process-wide metrics.

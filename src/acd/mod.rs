@@ -26,6 +26,7 @@ mod agents;
 mod calls;
 pub mod config;
 pub mod model;
+mod provision;
 mod router;
 pub mod stats;
 

@@ -1,4 +1,6 @@
 //! The admin HTTP listener: `/metrics` (Prometheus), `/healthz`, and the JSON API the CLI uses.
+mod agents;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: 
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/users", get(users_list).post(users_add))
         .route("/api/v1/users/{id}", axum::routing::delete(users_remove))
+        .merge(agents::routes())
         .with_state(AppState { core, storage, realm });
     let stop = async move {
         let _ = shutdown.changed().await;
@@ -65,7 +68,10 @@ async fn ask<T>(state: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Comma
     }
 }
 
-async fn metrics_text() -> impl IntoResponse {
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    // The ACD figures are brought up to date by the core first; a busy core delays a scrape by
+    // at most this much, and the last figures are served.
+    let _ = ask(&state, |r| Command::Acd(crate::runtime::AcdCommand::RefreshMetrics(r)), Duration::from_millis(500)).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics().render())
 }
 

@@ -110,7 +110,7 @@ pub fn since_ms(text: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(secs * 1000)
 }
 
-fn time_of(ms: &Value) -> String {
+pub(super) fn time_of(ms: &Value) -> String {
     let Some(ms) = ms.as_i64() else { return "-".into() };
     let secs = ms / 1000;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -138,11 +138,12 @@ pub fn cdr(cli: &Cli, args: &CdrArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["ID", "STARTED", "FROM", "TO", "OUTCOME", "CAUSE", "BY", "SETUP MS", "TALK S", "CODES", "RULE"]);
+    let mut t = Table::new(&["ID", "STARTED", "FROM", "TO", "OUTCOME", "CAUSE", "BY", "SETUP MS", "TALK S", "CODES", "RULE", "QUEUE", "AGENT", "WAIT S", "QUEUE OUTCOME"]);
     for r in v["cdr"].as_array().cloned().unwrap_or_default() {
         let talk = r["talk_ms"].as_i64().map_or("-".into(), |t| format!("{:.1}", t as f64 / 1000.0));
         let codes = format!("{}/{}", s(&r["sip_code_in"]), s(&r["sip_code_out"]));
-        t.row(vec![s(&r["id"]), time_of(&r["started_at"]), s(&r["caller"]), s(&r["callee"]), s(&r["outcome"]), s(&r["cause"]), s(&r["ended_by"]), s(&r["setup_ms"]), talk, codes, s(&r["dialplan_rule"])]);
+        let wait = r["wait_ms"].as_i64().map_or("-".into(), |w| format!("{:.1}", w as f64 / 1000.0));
+        t.row(vec![s(&r["id"]), time_of(&r["started_at"]), s(&r["caller"]), s(&r["callee"]), s(&r["outcome"]), s(&r["cause"]), s(&r["ended_by"]), s(&r["setup_ms"]), talk, codes, s(&r["dialplan_rule"]), s(&r["queue"]), s(&r["agent"]), wait, s(&r["queue_outcome"])]);
     }
     print!("{}", t.render());
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,11 @@ pub fn post_json<T: DeserializeOwned>(admin: &str, path: &str, body: &serde_json
     decode(admin, resp)
 }
 
+pub fn put_json<T: DeserializeOwned>(admin: &str, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+    let resp = agent(Duration::from_secs(10)).put(&url(admin, path)).send_json(body).map_err(|e| unreachable(admin, e))?;
+    decode(admin, resp)
+}
+
 pub fn delete<T: DeserializeOwned>(admin: &str, path: &str) -> anyhow::Result<T> {
     let resp = agent(Duration::from_secs(10)).delete(&url(admin, path)).call().map_err(|e| unreachable(admin, e))?;
     decode(admin, resp)

@@ -1,11 +1,13 @@
 //! The `ncgw` command line: `run` starts a node; the other commands check files or talk to a
 //! running node through its admin API.
 
+mod agents;
 mod calls;
 mod check;
 mod client;
 mod dialplan;
 mod node;
+mod queues;
 mod run;
 mod table;
 mod users;
@@ -50,6 +52,10 @@ pub enum Command {
     Users(users::UsersCommand),
     /// Current registrations.
     Registrations,
+    /// Agents: live state; add, set, remove, login, logout, state.
+    Agents(agents::AgentsArgs),
+    /// Queues: waiting calls, agents by state, service level; `show NAME` for intervals.
+    Queues(queues::QueuesArgs),
     /// Work with dialplans without a running node.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
@@ -69,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::Cdr(args) => calls::cdr(&cli, args),
         Command::Users(cmd) => users::users(&cli, cmd),
         Command::Registrations => users::registrations(&cli),
+        Command::Agents(args) => agents::agents(&cli, args),
+        Command::Queues(args) => queues::queues(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 #[path = "acd_calls.rs"]
 pub(super) mod acd_calls;
 
+use super::acd_admin::{self, AcdCommand};
 use super::env::RuntimeEnv;
 use super::outbound::{self, response_target};
 use super::records;
@@ -45,6 +46,8 @@ pub enum Command {
     Registrations(oneshot::Sender<Vec<RegistrationView>>),
     /// The users table changed: the new credentials.
     SetCredentials(Vec<crate::storage::UserCredentials>),
+    /// Agents and queues (see `acd_admin`).
+    Acd(AcdCommand),
     /// Stop taking new work, let calls and transactions finish (bounded), then stop.
     Shutdown,
 }
@@ -137,7 +140,10 @@ pub(super) struct CoreParts {
     pub shutdown: watch::Receiver<bool>,
     pub env: RuntimeEnv,
     pub storage: Storage,
-    pub acd: crate::acd::AcdConfig,
+    /// The agent queues, with the stored agents applied.
+    pub acd: crate::acd::Acd,
+    /// Agents log in and out with their registrations (`auto_login` in the queues file).
+    pub acd_auto_login: bool,
 }
 
 pub(super) struct Core {
@@ -160,10 +166,11 @@ pub(super) struct Core {
     pings: HashMap<ClientTxId, PendingPing>,
     server_name: String,
     last_stats: TxStats,
-    /// The agent queues (`acd_calls` drives them).
+    /// The agent queues (`acd_calls` drives them, `acd_admin` serves the operators).
     acd: crate::acd::Acd,
     /// Agents log in and out with their registrations (`auto_login` in the queues file).
     acd_auto_login: bool,
+    acd_metrics: acd_admin::AcdMetricsState,
 }
 
 fn now() -> Now {
@@ -212,8 +219,9 @@ impl Core {
             pings: HashMap::new(),
             server_name: settings.server_name.clone(),
             last_stats: TxStats::default(),
-            acd_auto_login: parts.acd.auto_login,
-            acd: crate::acd::Acd::new(parts.acd),
+            acd_auto_login: parts.acd_auto_login,
+            acd: parts.acd,
+            acd_metrics: Default::default(),
         }
     }
 
@@ -301,6 +309,7 @@ impl Core {
                 self.env.set_credentials(users);
                 tracing::info!(users = self.env.credentials.len(), "user credentials reloaded");
             }
+            Command::Acd(cmd) => acd_admin::handle(&mut self.acd, &mut self.acd_metrics, now.instant, now.unix_ms, cmd),
             Command::Shutdown => {
                 if self.draining_since.is_none() {
                     tracing::info!(calls = self.node.calls.active(), open = self.node.txl.stats().active(), "draining: refusing new calls, letting open ones finish");

@@ -1,11 +1,13 @@
 //! The only async glue: binds sockets, spawns transport tasks, drives the sans-IO cores from one
 //! core task, serves the admin API, and drains on shutdown.
 
+mod acd_admin;
 mod core;
 mod env;
 mod outbound;
 mod records;
 
+pub use self::acd_admin::{AcdCommand, AgentView, QueueDetail, QueueView};
 pub use self::core::{CallView, Command, NodeStatus, PingResult, RegistrationView};
 pub use self::env::resolve_uri;
 
@@ -35,6 +37,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    /// The queue file does not load.
+    #[error("queue file errors:\n{0}")]
+    Queues(crate::config::ConfigErrors),
     /// The dialplans do not load.
     #[error("dialplan errors:\n{0}")]
     Dialplan(crate::config::ConfigErrors),
@@ -44,9 +49,6 @@ pub enum StartError {
     /// The media engine could not start (bad port range or bind address).
     #[error("media engine: {0}")]
     Media(String),
-    /// The queues file does not load.
-    #[error("queue configuration errors:\n{0}")]
-    Queues(crate::config::ConfigErrors),
 }
 
 /// A running node: its bound addresses, a way to talk to it and to stop it.
@@ -106,7 +108,6 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
-    let acd = crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?;
     // Prompts sit next to the queues file: config/prompts/<lang>/<name>.wav.
     let prompts_dir = settings.queues_file.parent().unwrap_or(std::path::Path::new(".")).join("prompts");
     let prompts = std::sync::Arc::new(core::acd_calls::PromptLibrary::load(&prompts_dir));
@@ -131,6 +132,17 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         credentials: Default::default(),
         registrations: Vec::new(),
     };
+    // Like `ncgw check`: a queue file that is not there means no queues; one that is must load.
+    let acd_config = if settings.queues_file.exists() {
+        crate::acd::AcdConfig::load_file(&settings.queues_file).map_err(StartError::Queues)?
+    } else {
+        tracing::warn!(path = %settings.queues_file.display(), "no queue file: no agent queues (fix: set [acd] queues)");
+        crate::acd::AcdConfig::from_text("(no queue file)", "").map_err(StartError::Queues)?
+    };
+    let stored_agents = acd_admin::load_stored(&storage, &acd_config, &settings.realm).await?;
+    let acd_auto_login = acd_config.auto_login;
+    let mut acd = crate::acd::Acd::new(acd_config);
+    acd_admin::apply_stored(&mut acd, tokio::time::Instant::now().into_std(), &stored_agents);
     env.set_credentials(storage.all_credentials().await?);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
@@ -144,6 +156,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
         env,
         storage: storage.clone(),
         acd,
+        acd_auto_login,
     };
     let core = core::Core::new(&settings, parts);
     metrics().up.set(1);

@@ -128,7 +128,10 @@ pub struct CdrRecord {
     pub agent: Option<String>,
     /// Time spent waiting in the queue.
     pub wait_ms: Option<i64>,
-    /// How the call left its queue: `answered`, `abandoned`, `overflowed`, `timed_out`, `refused`.
+    /// How the call left its queue: `answered`, `abandoned`, `overflowed`, `timed_out`
+    /// (`acd::Outcome::name`) or `refused` (turned away at the door); `None` for a call that
+    /// never queued. Journal lines written
+    /// before this field existed read back as `None`.
     #[serde(default)]
     pub queue_outcome: Option<String>,
     pub outcome: Outcome,

@@ -33,6 +33,7 @@
 //! columns → `JSONB`), no PRAGMAs, and a connection URL in the configuration. The journal and the
 //! writer are backend-neutral and stay as they are.
 
+mod agents;
 mod cdr;
 mod journal;
 mod sqlite;
@@ -42,6 +43,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use agents::{format_skills, parse_queues, parse_skills, AgentChange, AgentRecord};
 pub use cdr::{CdrRecord, EndedBy, LegMediaStats, Outcome};
 pub use users::{
     ha1_md5, ha1_sha256, validate_id, validate_password, UserCredentials, UserInfo, MAX_ID_LEN, MIN_PASSWORD_LEN,
@@ -95,10 +97,13 @@ pub enum StorageError {
     #[error("invalid {field}: {reason}")]
     InvalidInput { field: &'static str, reason: &'static str },
     /// A user with this id already exists.
-    #[error("user {id} already exists")]
+    #[error("user {id} already exists (for an agent: `ncgw agents set {id} --password NEW`)")]
     UserExists { id: String },
-    /// A stored row did not decode (a hand-edited database or a bug).
-    #[error("cdr {id}: column {column} holds an unreadable value")]
+    /// An agent with this id already exists.
+    #[error("agent {id} already exists (change it with `ncgw agents set {id}`)")]
+    AgentExists { id: String },
+    /// A stored row (a CDR or an agent, by id) did not decode (a hand-edited database or a bug).
+    #[error("row {id}: column {column} holds an unreadable value")]
     CorruptRow { id: String, column: &'static str },
     /// `flush` finished but the database did not take everything; these records wait in the journal.
     #[error("{pending} records wait in the journal for the database")]

@@ -13,8 +13,10 @@ use super::{CdrRecord, EndedBy, Outcome, StorageError, UserCredentials, UserInfo
 
 /// The schema, compiled in. The version and description follow the file name, as
 /// `sqlx::migrate!` would derive them, so the `_sqlx_migrations` table is the same either way.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "cdr and users", include_str!("migrations/0001_cdr_and_users.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "cdr and users", include_str!("migrations/0001_cdr_and_users.sql")),
+    (2, "acd", include_str!("migrations/0002_acd.sql")),
+];
 
 /// Serves [`MIGRATIONS`] to sqlx's migrator without the proc-macro crate (see the commit that
 /// added this module: `sqlx::migrate!` needs the `macros` feature and a second build of
@@ -37,7 +39,7 @@ impl MigrationSource<'static> for Embedded {
 
 const CDR_COLUMNS: &str = "id, call_id_in, call_id_out, caller, callee, source, dialplan_rule, queue, agent, \
     wait_ms, outcome, started_at, ringing_at, answered_at, ended_at, setup_ms, talk_ms, cause, ended_by, \
-    sip_code_in, sip_code_out, media_json, tags_json";
+    sip_code_in, sip_code_out, media_json, tags_json, queue_outcome";
 
 #[derive(Clone)]
 pub struct SqliteBackend {
@@ -83,7 +85,7 @@ impl SqliteBackend {
         }
         let sql = format!(
             "INSERT INTO cdr ({CDR_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
              ON CONFLICT(id) DO NOTHING"
         );
         let mut tx = self.pool.begin().await.map_err(StorageError::from_sqlx)?;
@@ -114,6 +116,7 @@ impl SqliteBackend {
                 .bind(r.sip_code_out.map(i64::from))
                 .bind(media)
                 .bind(tags)
+                .bind(&r.queue_outcome)
                 .execute(&mut *tx)
                 .await
                 .map_err(StorageError::from_sqlx)?;
@@ -206,8 +209,7 @@ impl SqliteBackend {
             .collect()
     }
 
-    #[cfg(test)]
-    pub fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 }
@@ -246,6 +248,7 @@ fn cdr_from_row(row: &SqliteRow) -> Result<CdrRecord, StorageError> {
         sip_code_out: get_code("sip_code_out")?,
         media: serde_json::from_str(&get_str("media_json")?).map_err(|_| corrupt("media_json"))?,
         tags: serde_json::from_str(&get_str("tags_json")?).map_err(|_| corrupt("tags_json"))?,
+        queue_outcome: get_opt_str("queue_outcome")?,
         id: id.clone(),
     })
 }

@@ -52,7 +52,7 @@ fn full_cdr() -> CdrRecord {
         queue: Some("general".to_owned()),
         agent: Some("agent-7".to_owned()),
         wait_ms: Some(12_500),
-        queue_outcome: None,
+        queue_outcome: Some("answered".into()),
         outcome: Outcome::Answered,
         started_at: 1_790_000_000_000,
         ringing_at: Some(1_790_000_000_300),
@@ -134,6 +134,15 @@ async fn cdr_round_trip() {
     assert_eq!(storage.get_cdr("nope").await.unwrap(), None);
     assert_eq!(storage.pending(), 0);
     storage.close().await.unwrap();
+}
+
+/// Journal lines written before `queue_outcome` existed still read back (as `None`).
+#[test]
+fn journal_lines_without_queue_outcome_still_parse() {
+    let mut v = serde_json::to_value(full_cdr()).unwrap();
+    v.as_object_mut().unwrap().remove("queue_outcome");
+    let back: CdrRecord = serde_json::from_value(v).unwrap();
+    assert_eq!(back, CdrRecord { queue_outcome: None, ..full_cdr() });
 }
 
 #[tokio::test]

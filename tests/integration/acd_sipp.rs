@@ -49,12 +49,13 @@ const N: &str = "+8613900000003";
 const S: &str = "+8613900000004";
 const H: &str = "+8613900000005";
 
+/// Sets the password of a queue-file agent (created with a generated one at start).
 async fn add_user(node: &TestNode, id: &str, pw: &str) {
-    let url = format!("http://{}/api/v1/users", node.admin);
-    let body = serde_json::json!({ "id": id, "password": pw });
+    let url = format!("http://{}/api/v1/agents/{id}", node.admin);
+    let body = serde_json::json!({ "password": pw, "mode": "set" });
     let (code, text) = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut resp = agent.post(&url).send_json(&body).expect("admin reachable");
+        let mut resp = agent.put(&url).send_json(&body).expect("admin reachable");
         (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
     })
     .await

@@ -214,20 +214,20 @@ async fn rtp_from_a_third_address_is_dropped_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_user_with_digest_auth_receives_a_call() {
     let phone_port = free_port();
-    let plan = "[[rule]]\nname = \"to-user\"\nto = \"1001\"\nuser = \"$to\"\n";
+    let plan = "[[rule]]\nname = \"to-user\"\nto = \"1011\"\nuser = \"$to\"\n";
     // SIPp 3.6.1 answers only an MD5 challenge offered first.
     let node = TestNode::with_plan(plan, |s| s.auth_algorithms = vec![ncgw::sip::auth::Algorithm::Md5, ncgw::sip::auth::Algorithm::Sha256]).await;
-    let (code, body) = admin_post_json(&node, "/api/v1/users", serde_json::json!({ "id": "1001", "password": "secret1001" })).await;
+    let (code, body) = admin_post_json(&node, "/api/v1/users", serde_json::json!({ "id": "1011", "password": "secret1011" })).await;
     assert_eq!(code, 200, "{body}");
     let inf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/sipp/calls/users.csv");
     let reg = Sipp::at_port(Some(node.sip), "calls/uac_register_auth.xml", phone_port).args(&["-m", "1", "-inf", &inf.display().to_string()]).run().await;
     reg.assert_ok();
     let (_, regs) = admin_get(node.admin, "/api/v1/registrations").await;
-    assert!(regs.contains("\"user\":\"1001\""), "{regs}");
+    assert!(regs.contains("\"user\":\"1011\""), "{regs}");
     // The same phone now answers on the port it registered from.
     let callee = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", phone_port).args(&["-m", "1"]).run());
     wait_udp_bound(phone_port).await;
-    let caller = Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "1001", "-m", "1"]).run().await;
+    let caller = Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "1011", "-m", "1"]).run().await;
     caller.assert_ok();
     callee.await.unwrap().assert_ok();
     let c = &node.cdrs(1).await[0];
@@ -271,7 +271,7 @@ async fn hangup_through_the_admin_api_ends_both_legs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticated_user_calls_a_registered_extension() {
     let node = TestNode::start_with(|s| s.auth_algorithms = vec![ncgw::sip::auth::Algorithm::Md5, ncgw::sip::auth::Algorithm::Sha256]).await;
-    for (id, pw) in [("1001", "secret1001"), ("1002", "secret1002")] {
+    for (id, pw) in [("1011", "secret1011"), ("1012", "secret1012")] {
         let (code, body) = admin_post_json(&node, "/api/v1/users", serde_json::json!({ "id": id, "password": pw })).await;
         assert_eq!(code, 200, "{body}");
     }
@@ -279,19 +279,19 @@ async fn authenticated_user_calls_a_registered_extension() {
     let line = |u: &str, p: &str| format!("SEQUENTIAL\n{u};{p};[authentication username={u} password={p}]\n");
     let caller_csv = csv.path().join("caller.csv");
     let callee_csv = csv.path().join("callee.csv");
-    std::fs::write(&caller_csv, line("1001", "secret1001")).unwrap();
-    std::fs::write(&callee_csv, line("1002", "secret1002")).unwrap();
+    std::fs::write(&caller_csv, line("1011", "secret1011")).unwrap();
+    std::fs::write(&callee_csv, line("1012", "secret1012")).unwrap();
     let phone_port = free_port();
     Sipp::at_port(Some(node.sip), "calls/uac_register_auth.xml", phone_port).args(&["-m", "1", "-inf", &callee_csv.display().to_string()]).run().await.assert_ok();
     let callee = tokio::spawn(Sipp::at_port(None, "calls/uas_answer.xml", phone_port).args(&["-m", "1"]).run());
     wait_udp_bound(phone_port).await;
-    let caller = Sipp::new(Some(node.sip), "calls/uac_call_auth.xml").args(&["-s", "1002", "-m", "1", "-inf", &caller_csv.display().to_string()]).run().await;
+    let caller = Sipp::new(Some(node.sip), "calls/uac_call_auth.xml").args(&["-s", "1012", "-m", "1", "-inf", &caller_csv.display().to_string()]).run().await;
     caller.assert_ok();
     callee.await.unwrap().assert_ok();
     let c = &node.cdrs(1).await[0];
-    assert_eq!((c["cause"].as_str(), c["dialplan_rule"].as_str(), c["source"].as_str()), (Some("normal"), Some("extensions"), Some("user:1001")), "{c}");
+    assert_eq!((c["cause"].as_str(), c["dialplan_rule"].as_str(), c["source"].as_str()), (Some("normal"), Some("extensions"), Some("user:1011")), "{c}");
     // Without credentials the same INVITE is only challenged: no call, no record.
-    let anon = Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "1002", "-m", "1"]).run().await;
+    let anon = Sipp::new(Some(node.sip), "calls/uac_call.xml").args(&["-s", "1012", "-m", "1"]).run().await;
     assert_ne!(anon.code, Some(0), "an unauthenticated caller cannot reach an extension");
     assert!(anon.messages.contains("SIP/2.0 407"), "it was challenged:\n{}", anon.messages);
     assert_eq!(node.cdrs(1).await.len(), 1);

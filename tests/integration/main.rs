@@ -4,6 +4,7 @@
 mod harness;
 mod sipp;
 
+mod acd_ops;
 mod acd_sipp;
 mod admin_api;
 mod call_flows;

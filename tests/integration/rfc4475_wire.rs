@@ -12,10 +12,11 @@ use super::harness::{status_of, udp_exchange, TestNode};
 /// messages too broken to answer).
 fn expected(file: &str) -> Option<u16> {
     Some(match file {
-        // Well-formed (RFC 4475 §3.1.1): answered by method — an INVITE to a number the shipped
-        // dialplan does not serve is 404, a REGISTER without credentials is challenged (401),
-        // MESSAGE outside a dialog is 405, an unknown method is 501, OPTIONS is 200.
-        "TC_ESC01_V.dat" | "TC_LONGREQ_V.dat" | "TC_INV2543_I.dat" | "TC_SDP01_V.dat" => 404,
+        // Well-formed (RFC 4475 §3.1.1): answered by method — an unauthenticated INVITE to a
+        // number that is not public is challenged (407: the demo agents are SIP users from the
+        // first start), a REGISTER without credentials is challenged (401), MESSAGE outside a
+        // dialog is 405, an unknown method is 501, OPTIONS is 200.
+        "TC_ESC01_V.dat" | "TC_LONGREQ_V.dat" | "TC_INV2543_I.dat" | "TC_SDP01_V.dat" => 407,
         // An escaped method (RE%47IST%45R) is not REGISTER: methods are never unescaped.
         "TC_INTMETH.dat" | "TC_ESC02_V.dat" => 501,
         // Its To carries a tag: a re-INVITE for a dialog we do not have (RFC 3261 §12.2.2).
