@@ -234,7 +234,6 @@ fn cdr_from_row(row: &SqliteRow) -> Result<CdrRecord, StorageError> {
         queue: get_opt_str("queue")?,
         agent: get_opt_str("agent")?,
         wait_ms: get_opt_i64("wait_ms")?,
-        queue_outcome: None,
         outcome: Outcome::parse(&get_str("outcome")?).ok_or_else(|| corrupt("outcome"))?,
         started_at: get_i64("started_at")?,
         ringing_at: get_opt_i64("ringing_at")?,
