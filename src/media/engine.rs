@@ -7,10 +7,17 @@
 //! uncontended lock and no allocation. The bridge sits behind a `Mutex` only so that the core can
 //! call `set_remote`, `stats` and `close` synchronously; the packet path holds it for the header
 //! rewrite alone, never across a send or an `await`.
+//!
+//! A session whose legs share no codec transcodes (`set_codecs` with a `Transcode` plan): its task
+//! moves to a dedicated multi-thread runtime sized to the cores, so codec work never delays the
+//! signalling core, and one task per call means no call waits on another's frames. The relay
+//! still latches, counts and times out; accepted packets go to the [`Transcoding`] instead of
+//! being forwarded, and a timer at each frame's playout time sends what it produces.
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -21,6 +28,8 @@ use tokio::task::JoinHandle;
 
 use super::ports::{PortAllocator, PortLease, PortPair};
 use super::relay::{Bridge, Channel, DropReason, LegStats, MediaEvent, RelayConfig, Remote, Side, Verdict};
+use super::transcode::MediaPlan;
+use super::transcoding_session::Transcoding;
 use super::MediaError;
 use crate::metrics::metrics;
 
@@ -79,6 +88,12 @@ struct Shared {
     /// Wakes the task after `set_remote` moved its next deadline.
     wake: Notify,
     send_failed: std::sync::atomic::AtomicU64,
+    /// A codec plan the task has not applied yet (`Some(None)`: back to plain relaying).
+    plan: Mutex<Option<Option<MediaPlan>>>,
+    /// While transcoding: packets and octets sent to A and to B (the relay's `packets_out`
+    /// counts nothing then).
+    transcoding: std::sync::atomic::AtomicBool,
+    sent: [[std::sync::atomic::AtomicU64; 2]; 2],
 }
 
 impl Shared {
@@ -86,12 +101,19 @@ impl Shared {
         // The bridge has no invariant spanning a panic point worth refusing service for.
         self.bridge.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn take_plan(&self) -> Option<Option<MediaPlan>> {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 struct Session {
     label: String,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    sockets: Arc<Sockets>,
+    /// The task runs on the transcoding runtime.
+    moved: bool,
     /// Dropped with the session on every path (close, engine drop), which frees the ports.
     _leases: [PortLease; 2],
 }
@@ -146,12 +168,18 @@ impl MediaEngine {
         self.next_id += 1;
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
-        let shared =
-            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default() });
-        let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
-        let task = runtime.spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
+        let shared = Arc::new(Shared {
+            bridge: Mutex::new(Bridge::new(&self.config)),
+            wake: Notify::new(),
+            send_failed: Default::default(),
+            plan: Mutex::new(None),
+            transcoding: Default::default(),
+            sent: Default::default(),
+        });
+        let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
+        let task = runtime.spawn(run(id, shared.clone(), sockets.clone(), self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
-        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, _leases: [a_lease, b_lease] });
+        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease] });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
     }
 
@@ -159,6 +187,24 @@ impl MediaEngine {
     pub fn set_remote(&mut self, session: SessionId, side: Side, remote: Remote) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
         s.shared.bridge().set_remote(now(), side, remote);
+        s.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// The codecs offer/answer settled on: a `Transcode` plan makes the session transcode (its
+    /// task moves to the transcoding runtime), `Copy` or `None` relays packets untouched.
+    pub fn set_codecs(&mut self, session: SessionId, plan: Option<MediaPlan>) -> Result<(), MediaError> {
+        let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
+        let transcode = matches!(plan, Some(MediaPlan::Transcode { .. }));
+        *s.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan);
+        if transcode && !s.moved {
+            if let Some(rt) = transcoding_runtime() {
+                // The relay task holds no lock across an await: aborting it loses nothing.
+                s.task.abort();
+                s.task = rt.spawn(run(session, s.shared.clone(), s.sockets.clone(), self.events_tx.clone()));
+                s.moved = true;
+            }
+        }
         s.shared.wake.notify_one();
         Ok(())
     }
@@ -191,12 +237,26 @@ impl Drop for MediaEngine {
 
 fn snapshot(s: &Session) -> SessionStats {
     let b = s.shared.bridge();
-    SessionStats {
-        label: s.label.clone(),
-        a: b.leg(Side::A).stats(),
-        b: b.leg(Side::B).stats(),
-        send_failed: s.shared.send_failed.load(std::sync::atomic::Ordering::Relaxed),
+    let (mut a, mut bs) = (b.leg(Side::A).stats(), b.leg(Side::B).stats());
+    if s.shared.transcoding.load(Relaxed) {
+        let sent = &s.shared.sent;
+        (a.packets_out, a.bytes_out) = (sent[0][0].load(Relaxed), sent[0][1].load(Relaxed));
+        (bs.packets_out, bs.bytes_out) = (sent[1][0].load(Relaxed), sent[1][1].load(Relaxed));
     }
+    SessionStats { label: s.label.clone(), a, b: bs, send_failed: s.shared.send_failed.load(Relaxed) }
+}
+
+/// The runtime transcoding sessions run on: multi-threaded, one worker per core, started on
+/// first use; `None` (stay on the caller's runtime) if the OS refuses the threads.
+fn transcoding_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static RT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RT.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("ncgw-media").enable_all().build();
+        rt.inspect_err(|e| tracing::warn!(error = %e, "no transcoding runtime; transcoding on the main one")).ok()
+    })
+    .as_ref()
+    .map(|rt| rt.handle())
 }
 
 fn register(pair: PortPair) -> Result<(UdpSocket, UdpSocket, PortLease, LegAddrs), MediaError> {
@@ -269,8 +329,10 @@ fn result_index(v: Verdict) -> usize {
     }
 }
 
-async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc::Sender<SessionEvent>) {
+async fn run(id: SessionId, shared: Arc<Shared>, sockets: Arc<Sockets>, events: mpsc::Sender<SessionEvent>) {
     let mut buf = vec![0u8; RECV_BUFFER].into_boxed_slice();
+    let mut xcode: Option<Transcoding> = None;
+    let mut scratch = Vec::with_capacity(RECV_BUFFER);
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
@@ -278,7 +340,9 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
     // the deadline moving later) the loop just re-reads the bridge's deadline.
     let mut armed: Option<Instant> = None;
     loop {
+        apply_plan(id, &shared, &mut xcode);
         let next = shared.bridge().poll_timeout();
+        let next = [next, xcode.as_ref().and_then(Transcoding::poll_timeout)].into_iter().flatten().min();
         if let Some(n) = next {
             if armed.is_none_or(|a| n < a) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(n));
@@ -295,11 +359,58 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
                 armed = None;
                 sleep.as_mut().reset(far);
                 fire_timeouts(id, &shared, &events);
+                if let Some(x) = xcode.as_mut() {
+                    send_transcoded(&shared, &sockets, x, &mut scratch);
+                }
                 continue;
             }
         };
 
-        drain(&shared, &sockets, side, channel, &mut buf);
+        drain(&shared, &sockets, side, channel, &mut buf, xcode.as_mut(), &mut scratch);
+    }
+}
+
+/// Applies a plan `set_codecs` left: builds the transcoding pipelines (here, off the core) or
+/// drops them. The same plan again (a re-INVITE for hold) keeps the running pipelines.
+fn apply_plan(id: SessionId, shared: &Shared, xcode: &mut Option<Transcoding>) {
+    let Some(plan) = shared.take_plan() else { return };
+    let next = match plan {
+        Some(plan) if xcode.as_ref().is_some_and(|x| x.plan == plan) => return,
+        Some(plan) => match Transcoding::new(&plan, id.0 ^ u64::from(std::process::id()) << 32, now()) {
+            Some(Ok(x)) => Some(x),
+            Some(Err(e)) => {
+                tracing::warn!(session = %id, error = %e, cause = "media.transcode_setup", "cannot transcode; relaying as is");
+                None
+            }
+            None => None,
+        },
+        None => None,
+    };
+    tracing::debug!(session = %id, transcoding = next.is_some(), "media path set");
+    shared.transcoding.store(next.is_some(), Relaxed);
+    *xcode = next;
+}
+
+/// Sends everything the transcoders have due, each to its leg's latched (or signalled) peer.
+fn send_transcoded(shared: &Shared, sockets: &Sockets, xcode: &mut Transcoding, out: &mut Vec<u8>) {
+    let now = now();
+    while let Some((side, channel)) = xcode.poll_output(now, out, |s| shared.bridge().leg(s).stats()) {
+        let dest = {
+            let bridge = shared.bridge();
+            let leg = bridge.leg(side);
+            match channel {
+                Channel::Rtp => leg.rtp_destination().map(|a| (a, Channel::Rtp)),
+                Channel::Rtcp => leg.rtcp_destination(),
+            }
+        };
+        let Some((to, via)) = dest else { continue };
+        if sockets.get(side, via).try_send_to(out, to).is_ok() {
+            let i = usize::from(side == Side::B);
+            shared.sent[i][0].fetch_add(1, Relaxed);
+            shared.sent[i][1].fetch_add(out.len() as u64, Relaxed);
+        } else {
+            shared.send_failed.fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -313,8 +424,10 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
     }
 }
 
-/// Reads up to `BATCH` datagrams from one socket and relays each.
-fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8]) {
+/// Reads up to `BATCH` datagrams from one socket and relays each (or, transcoding, hands each
+/// packet the relay accepted to `xcode`; `scratch` keeps the bytes the relay rewrites).
+#[allow(clippy::too_many_arguments)]
+fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8], mut xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
     let socket = sockets.get(side, channel);
     for _ in 0..BATCH {
         let (n, from) = match socket.try_recv_from(buf) {
@@ -326,11 +439,26 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
         // it is counted as malformed rather than forwarded truncated.
         let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
+        if let Some(x) = xcode.as_deref_mut() {
+            scratch.clear();
+            scratch.extend_from_slice(data);
+            let now = now();
+            let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+            count(side, result_index(verdict));
+            if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
+                if channel == Channel::Rtcp || super::rtp::classify(scratch) == super::rtp::PacketKind::Rtcp {
+                    x.on_rtcp(side, scratch);
+                } else {
+                    x.on_rtp(now, side, scratch);
+                }
+            }
+            continue;
+        }
         let verdict = shared.bridge().handle_packet(now(), side, channel, from, data);
         count(side, result_index(verdict));
         if let Verdict::Forward { to, via } = verdict {
             if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
-                shared.send_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                shared.send_failed.fetch_add(1, Relaxed);
                 count(side, 5);
             }
         }
