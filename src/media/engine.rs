@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
@@ -93,6 +94,8 @@ struct Shared {
     /// While transcoding: packets and octets sent to A and to B (the relay's `packets_out`
     /// counts nothing then).
     transcoding: std::sync::atomic::AtomicBool,
+    /// Which task owns the sockets: a task whose number is no longer this one stops.
+    owner: AtomicU64,
     sent: [[std::sync::atomic::AtomicU64; 2]; 2],
 }
 
@@ -102,8 +105,14 @@ impl Shared {
         self.bridge.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn take_plan(&self) -> Option<Option<MediaPlan>> {
-        self.plan.lock().unwrap_or_else(|e| e.into_inner()).take()
+    /// The pending plan, for the task numbered `owner` only (the owner moves before a plan is
+    /// stored, so a task being replaced never takes its successor's plan).
+    fn take_plan(&self, owner: u64) -> Option<Option<MediaPlan>> {
+        let mut slot = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        if self.owner.load(Relaxed) != owner {
+            return None;
+        }
+        slot.take()
     }
 }
 
@@ -174,10 +183,11 @@ impl MediaEngine {
             send_failed: Default::default(),
             plan: Mutex::new(None),
             transcoding: Default::default(),
+            owner: AtomicU64::new(0),
             sent: Default::default(),
         });
         let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
-        let task = runtime.spawn(run(id, shared.clone(), sockets.clone(), self.events_tx.clone()));
+        let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
         self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease] });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
@@ -196,15 +206,17 @@ impl MediaEngine {
     pub fn set_codecs(&mut self, session: SessionId, plan: Option<MediaPlan>) -> Result<(), MediaError> {
         let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
         let transcode = matches!(plan, Some(MediaPlan::Transcode { .. }));
-        *s.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan);
         if transcode && !s.moved {
             if let Some(rt) = transcoding_runtime() {
-                // The relay task holds no lock across an await: aborting it loses nothing.
+                // The relay task may be running on another thread right now: it sees the new
+                // owner at its next turn and stops without touching the plan.
+                let owner = s.shared.owner.fetch_add(1, Relaxed) + 1;
                 s.task.abort();
-                s.task = rt.spawn(run(session, s.shared.clone(), s.sockets.clone(), self.events_tx.clone()));
+                s.task = rt.spawn(run(session, owner, s.shared.clone(), s.sockets.clone(), self.events_tx.clone()));
                 s.moved = true;
             }
         }
+        *s.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan);
         s.shared.wake.notify_one();
         Ok(())
     }
@@ -329,7 +341,7 @@ fn result_index(v: Verdict) -> usize {
     }
 }
 
-async fn run(id: SessionId, shared: Arc<Shared>, sockets: Arc<Sockets>, events: mpsc::Sender<SessionEvent>) {
+async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Sockets>, events: mpsc::Sender<SessionEvent>) {
     let mut buf = vec![0u8; RECV_BUFFER].into_boxed_slice();
     let mut xcode: Option<Transcoding> = None;
     let mut scratch = Vec::with_capacity(RECV_BUFFER);
@@ -340,7 +352,10 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Arc<Sockets>, events: 
     // the deadline moving later) the loop just re-reads the bridge's deadline.
     let mut armed: Option<Instant> = None;
     loop {
-        apply_plan(id, &shared, &mut xcode);
+        if shared.owner.load(Relaxed) != owner {
+            return;
+        }
+        apply_plan(id, owner, &shared, &mut xcode);
         let next = shared.bridge().poll_timeout();
         let next = [next, xcode.as_ref().and_then(Transcoding::poll_timeout)].into_iter().flatten().min();
         if let Some(n) = next {
@@ -372,8 +387,8 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Arc<Sockets>, events: 
 
 /// Applies a plan `set_codecs` left: builds the transcoding pipelines (here, off the core) or
 /// drops them. The same plan again (a re-INVITE for hold) keeps the running pipelines.
-fn apply_plan(id: SessionId, shared: &Shared, xcode: &mut Option<Transcoding>) {
-    let Some(plan) = shared.take_plan() else { return };
+fn apply_plan(id: SessionId, owner: u64, shared: &Shared, xcode: &mut Option<Transcoding>) {
+    let Some(plan) = shared.take_plan(owner) else { return };
     let next = match plan {
         Some(plan) if xcode.as_ref().is_some_and(|x| x.plan == plan) => return,
         Some(plan) => match Transcoding::new(&plan, id.0 ^ u64::from(std::process::id()) << 32, now()) {

@@ -236,3 +236,7 @@ impl Transcoding {
         (l.packets, l.octets)
     }
 }
+
+#[cfg(test)]
+#[path = "transcoding_session_tests.rs"]
+mod tests;
