@@ -10,3 +10,4 @@ mod cli;
 mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;
+mod transcode_sipp;
