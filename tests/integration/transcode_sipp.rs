@@ -206,6 +206,8 @@ struct Outcome {
     callee_te: u8,
     started: Instant,
     cdr: Value,
+    /// The node's Prometheus text after the call.
+    metrics: String,
 }
 
 /// Caller `a` → ncgw → callee `b`: tones and digits both ways, the caller's leg impaired if
@@ -265,8 +267,9 @@ async fn transcoded_call(a: &Codec, b: &Codec, impair: bool) -> Outcome {
     uac.assert_ok();
     uas.assert_ok();
     let cdr = node.cdrs(1).await.remove(0);
+    let (_, metrics) = super::harness::admin_get(node.admin, "/metrics").await;
     node.stop().await;
-    Outcome { caller, callee, callee_pt, callee_te, started, cdr }
+    Outcome { caller, callee, callee_pt, callee_te, started, cdr, metrics }
 }
 
 /// The callee's payload types for its codec and telephone-event in the offer ncgw sends it
@@ -303,6 +306,10 @@ async fn amr_wb_caller_and_g711_callee_hear_each_other_and_digits_cross() {
     let legs = o.cdr["media"].as_array().cloned().unwrap_or_default();
     let codecs: Vec<&str> = legs.iter().filter_map(|l| l["codec"].as_str()).collect();
     assert_eq!(codecs, ["AMR-WB/16000", "PCMU/8000"], "{}", o.cdr);
+    // The per-frame cost of each direction and the transcoded call are in the metrics.
+    for needle in ["ncgw_transcode_frame_seconds_count{pair=\"amr-wb>pcmu\"}", "ncgw_transcode_frame_seconds_count{pair=\"pcmu>amr-wb\"}", "ncgw_transcoded_calls_total{pair=\"amr-wb>pcmu\"}"] {
+        assert!(o.metrics.contains(needle), "{needle} missing from the metrics");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
