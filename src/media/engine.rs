@@ -258,19 +258,6 @@ fn snapshot(s: &Session) -> SessionStats {
     SessionStats { label: s.label.clone(), a, b: bs, send_failed: s.shared.send_failed.load(Relaxed) }
 }
 
-/// The runtime transcoding sessions run on: multi-threaded, one worker per core, started on
-/// first use; `None` (stay on the caller's runtime) if the OS refuses the threads.
-fn transcoding_runtime() -> Option<&'static tokio::runtime::Handle> {
-    static RT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
-    RT.get_or_init(|| {
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("ncgw-media").enable_all().build();
-        rt.inspect_err(|e| tracing::warn!(error = %e, "no transcoding runtime; transcoding on the main one")).ok()
-    })
-    .as_ref()
-    .map(|rt| rt.handle())
-}
-
 fn register(pair: PortPair) -> Result<(UdpSocket, UdpSocket, PortLease, LegAddrs), MediaError> {
     let conv = |s: std::net::UdpSocket| {
         let addr = s.local_addr().map_err(|source| MediaError::Register { addr: SocketAddr::new([0, 0, 0, 0].into(), 0), source })?;
@@ -385,50 +372,6 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
     }
 }
 
-/// Applies a plan `set_codecs` left: builds the transcoding pipelines (here, off the core) or
-/// drops them. The same plan again (a re-INVITE for hold) keeps the running pipelines.
-fn apply_plan(id: SessionId, owner: u64, shared: &Shared, xcode: &mut Option<Transcoding>) {
-    let Some(plan) = shared.take_plan(owner) else { return };
-    let next = match plan {
-        Some(plan) if xcode.as_ref().is_some_and(|x| x.plan == plan) => return,
-        Some(plan) => match Transcoding::new(&plan, id.0 ^ u64::from(std::process::id()) << 32, now()) {
-            Some(Ok(x)) => Some(x),
-            Some(Err(e)) => {
-                tracing::warn!(session = %id, error = %e, cause = "media.transcode_setup", "cannot transcode; relaying as is");
-                None
-            }
-            None => None,
-        },
-        None => None,
-    };
-    tracing::debug!(session = %id, transcoding = next.is_some(), "media path set");
-    shared.transcoding.store(next.is_some(), Relaxed);
-    *xcode = next;
-}
-
-/// Sends everything the transcoders have due, each to its leg's latched (or signalled) peer.
-fn send_transcoded(shared: &Shared, sockets: &Sockets, xcode: &mut Transcoding, out: &mut Vec<u8>) {
-    let now = now();
-    while let Some((side, channel)) = xcode.poll_output(now, out, |s| shared.bridge().leg(s).stats()) {
-        let dest = {
-            let bridge = shared.bridge();
-            let leg = bridge.leg(side);
-            match channel {
-                Channel::Rtp => leg.rtp_destination().map(|a| (a, Channel::Rtp)),
-                Channel::Rtcp => leg.rtcp_destination(),
-            }
-        };
-        let Some((to, via)) = dest else { continue };
-        if sockets.get(side, via).try_send_to(out, to).is_ok() {
-            let i = usize::from(side == Side::B);
-            shared.sent[i][0].fetch_add(1, Relaxed);
-            shared.sent[i][1].fetch_add(out.len() as u64, Relaxed);
-        } else {
-            shared.send_failed.fetch_add(1, Relaxed);
-        }
-    }
-}
-
 fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEvent>) {
     let mut bridge = shared.bridge();
     while let Some(event) = bridge.handle_timeout(now()) {
@@ -479,6 +422,10 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         }
     }
 }
+
+#[path = "engine_xcode.rs"]
+mod xcode;
+use xcode::{apply_plan, send_transcoded, transcoding_runtime};
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

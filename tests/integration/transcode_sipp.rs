@@ -97,10 +97,10 @@ impl Endpoint {
         self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Plans `secs` of a `freq` tone in `codec` (payload type `pt`), 20 ms frames, then digit
-    /// `digit` as RFC 4733 on `te_pt`/`te_clock` at 1 s. `impair` drops 5 % and delays each
+    /// Plans `secs` of a `freq` tone in `codec` (payload type `pt`), 20 ms frames, and digit
+    /// `digit` as RFC 4733 on `te_pt` at 1 s. `impair` drops 5 % and delays each
     /// packet by 0–40 ms (seeded).
-    fn play(&mut self, codec: &Codec, pt: u8, te_pt: u8, freq: f64, secs: f64, digit: u8, impair: bool) {
+    fn play(&mut self, codec: &Codec, (pt, te_pt): (u8, u8), freq: f64, secs: f64, digit: u8, impair: bool) {
         let cfg = config(codec);
         let mut enc: Box<dyn AudioEncoder> = cfg.encoder(&EncoderOptions::default()).expect("encoder");
         let rate = enc.sample_rate();
@@ -252,8 +252,8 @@ async fn transcoded_call(a: &Codec, b: &Codec, impair: bool) -> Outcome {
 
     // The callee answered with the payload types of our offer: take them from its B-leg SDP.
     let (callee_pt, callee_te) = callee_pts(a, b);
-    caller.play(a, a.pt, a.te_pt, 1000.0, 2.5, 1, impair);
-    callee.play(b, callee_pt, callee_te, 600.0, 2.5, 9, false);
+    caller.play(a, (a.pt, a.te_pt), 1000.0, 2.5, 1, impair);
+    callee.play(b, (callee_pt, callee_te), 600.0, 2.5, 9, false);
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(2));
     while started.elapsed() < Duration::from_millis(3200) || !(caller.done() && callee.done()) {

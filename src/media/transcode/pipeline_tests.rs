@@ -337,7 +337,7 @@ fn a_quiet_input_stops_the_output_and_resuming_skips_the_pause_in_timestamps() {
     for ms in 0..3000u32 {
         let now = t0 + MS * ms;
         // 10 packets, 2 s of nothing, then the rest with timestamps that skip the pause.
-        if ms % 20 == 0 && (ms < 200 || ms >= 2200) {
+        if ms % 20 == 0 && !(200..2200).contains(&ms) {
             let i = if ms < 200 { ms / 20 } else { 10 + (ms - 2200) / 20 };
             if let Some((_, p)) = sent.get(i as usize) {
                 dir.handle_packet(now, p).unwrap();
