@@ -63,6 +63,8 @@ async fn pcmu_in_on_a_comes_out_as_opus_on_b_with_dtmf_translated() {
             receive(&mut decoded, &mut events, &buf[..n]);
         }
     }
+    // A's own RTCP is not relayed while transcoding (B would see payload type 72 and fail above).
+    pa.send_to(&testpkt::sr(0xa1, 8000, &[]), info.a.rtp).await.unwrap();
     for (k, end) in [(0u16, false), (1, false), (2, true)] {
         let payload = [5u8, if end { 0x8a } else { 0x0a }, 0x01, (160 * (k + 1)) as u8];
         pa.send_to(&testpkt::rtp(101, 50 + k, 8000, 0xa1, k == 0, &payload), info.a.rtp).await.unwrap();
@@ -98,4 +100,46 @@ async fn pcmu_in_on_a_comes_out_as_opus_on_b_with_dtmf_translated() {
     assert!((f - 600.0).abs() <= 10.0, "the reverse tone arrived at {f} Hz");
     let stats = engine.close(info.id).unwrap();
     assert!(stats.b.packets_out >= 40 && stats.a.packets_out >= 10, "{stats:?}");
+}
+
+#[test]
+fn each_leg_gets_our_sender_report_every_five_seconds() {
+    use super::Transcoding;
+    use crate::media::relay::{Channel, LegStats};
+    use crate::media::rtp::RtcpCompound;
+    let plan = MediaPlan::Transcode { a: leg("PCMU", 8000, 0, None), b: leg("PCMA", 8000, 8, None) };
+    let t0 = crate::testing::epoch();
+    let mut x = Transcoding::new(&plan, 7, t0).unwrap().unwrap();
+    let stats = |s: Side| LegStats { ssrc: Some(if s == Side::A { 0xa1 } else { 0xb1 }), packets_in: 50, lost: 2, jitter_ms: 3.0, ..Default::default() };
+    let (mut out, mut rtp_ssrc_to_b) = (Vec::new(), None);
+    assert!(x.poll_output(t0, &mut out, stats).is_none(), "nothing before any packet");
+    for i in 0..50u16 {
+        let at = t0 + Duration::from_millis(20 * u64::from(i));
+        x.on_rtp(at, Side::A, &testpkt::rtp(0, i, 160 * u32::from(i), 0xa1, i == 0, &[0xff; 160]));
+        while let Some((side, _)) = x.poll_output(at, &mut out, stats) {
+            assert_eq!(side, Side::B);
+            rtp_ssrc_to_b = Some(u32::from_be_bytes([out[8], out[9], out[10], out[11]]));
+        }
+    }
+    let mut reports = Vec::new();
+    let at = t0 + Duration::from_secs(5);
+    while let Some((side, channel)) = x.poll_output(at, &mut out, stats) {
+        match channel {
+            Channel::Rtp => rtp_ssrc_to_b = Some(u32::from_be_bytes([out[8], out[9], out[10], out[11]])),
+            Channel::Rtcp => {
+                assert_eq!(RtcpCompound::validate(&out).unwrap(), 1, "one well-formed SR");
+                assert_eq!(out[1], 200);
+                reports.push((side, out.clone()));
+            }
+        }
+    }
+    assert_eq!(reports.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [Side::A, Side::B]);
+    let to_b = &reports[1].1;
+    assert_eq!(Some(u32::from_be_bytes([to_b[4], to_b[5], to_b[6], to_b[7]])), rtp_ssrc_to_b, "the SR is from the SSRC of our RTP to B");
+    assert!(u32::from_be_bytes([to_b[20], to_b[21], to_b[22], to_b[23]]) >= 40, "the SR counts the packets we sent to B");
+    let to_a = &reports[0].1;
+    assert_eq!(to_a[0] & 0x1f, 1, "A's SR carries a report block on what A sends us");
+    assert_eq!(u32::from_be_bytes([to_a[28], to_a[29], to_a[30], to_a[31]]), 0xa1);
+    assert_eq!(u32::from_be_bytes([to_a[36], to_a[37], to_a[38], to_a[39]]), 49, "highest sequence number received");
+    assert!(x.poll_timeout().is_some_and(|t| t > at && t <= at + Duration::from_secs(5)));
 }
