@@ -88,15 +88,15 @@ struct Shared {
     bridge: Mutex<Bridge>,
     /// Wakes the task after `set_remote` moved its next deadline.
     wake: Notify,
-    send_failed: std::sync::atomic::AtomicU64,
+    send_failed: AtomicU64,
     /// A codec plan the task has not applied yet (`Some(None)`: back to plain relaying).
     plan: Mutex<Option<Option<MediaPlan>>>,
-    /// While transcoding: packets and octets sent to A and to B (the relay's `packets_out`
-    /// counts nothing then).
+    /// The task is transcoding (the stats then take `sent` for `packets_out`/`bytes_out`).
     transcoding: std::sync::atomic::AtomicBool,
     /// Which task owns the sockets: a task whose number is no longer this one stops.
     owner: AtomicU64,
-    sent: [[std::sync::atomic::AtomicU64; 2]; 2],
+    /// While transcoding: [packets, octets] sent to A and to B (the relay counts nothing then).
+    sent: [[AtomicU64; 2]; 2],
 }
 
 impl Shared {
