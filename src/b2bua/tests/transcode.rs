@@ -152,3 +152,28 @@ fn hold_and_resume_keep_transcoding() {
     assert_eq!(s.bench.env.media.codecs.len(), plans + 2);
     let _ = &s.b_invite;
 }
+
+#[test]
+fn a_reinvite_from_the_g711_callee_is_offered_to_the_caller_with_transcodable_codecs() {
+    let mut s = call(&sdp(AMR_WB, "10.0.0.1", 40000), |o| {
+        let pcmu = pt_of(o, "PCMU", 8000);
+        sdp(&format!("{pcmu}\n"), "10.0.0.2", 50000)
+    });
+    let our_b_tag = s.b_invite.headers.from_addr().unwrap().tag().unwrap().to_owned();
+    let held = sdp("0\na=sendonly\n", "10.0.0.2", 50000).replace("o=peer 1 1", "o=peer 1 2");
+    s.bench.deliver(CALLEE, in_dialog(&s.b_invite, false, "INVITE", 1, &our_b_tag, "callee1", "sip:ncgw@10.0.0.100:5060", "10.0.0.2:5070", Some(&held)));
+    let out = s.bench.take_to(CALLER);
+    let reinvite = out.iter().map(req_of).find(|r| r.method == crate::sip::message::Method::Invite).expect("a re-INVITE to the caller").clone();
+    let offer = body(&reinvite);
+    assert_eq!(offer.media[0].formats[0], "0", "the callee's codec first: {offer}");
+    let amr_wb = pt_of(&offer, "AMR-WB", 16000);
+    let reply = sdp(&format!("{amr_wb}\na=rtpmap:{amr_wb} AMR-WB/16000\na=fmtp:{amr_wb} octet-align=1\na=recvonly\n"), "10.0.0.1", 40000);
+    s.bench.deliver(CALLER, answer(&reinvite, 200, &s.a_tag, "sip:caller@10.0.0.1:5060", Some(&reply)));
+    let back = s.bench.take_to(CALLEE);
+    let ok = back.iter().find(|m| matches!(m, Message::Response(r) if r.status == 200)).expect("200 to the callee");
+    let ok = response_body(ok);
+    assert_eq!(ok.media[0].formats, ["0"], "the callee gets exactly its own codec back: {ok}");
+    let MediaPlan::Transcode { a, b } = last_plan(&s.bench) else { panic!("still transcoding") };
+    assert_eq!((a.config.kind, b.config.kind), (CodecKind::AmrWb, CodecKind::Pcmu));
+    assert_eq!(a.pt, amr_wb, "side A's payload type is the one the caller answered");
+}
