@@ -1,6 +1,7 @@
 //! A transcoding session in the engine with real UDP sockets on 127.0.0.1: a PCMU tone in on
-//! side A comes out as Opus on side B at the same frequency, RFC 4733 digits are translated to
-//! B's 48 kHz telephone-event, and the reverse direction works at once. Waits are bounded.
+//! side A (20 ms) comes out as Opus on side B (40 ms) at the same frequency, RFC 4733 digits are
+//! translated to B's 48 kHz telephone-event, A's RTCP is not relayed, and the reverse direction
+//! works at once; and, on a virtual clock, our sender reports per leg. Waits are bounded.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
