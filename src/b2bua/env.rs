@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::call::{LegStats, Side};
 use crate::dialplan::Dialplan;
+use crate::media::transcode::MediaPlan;
 use crate::sip::message::Request;
 use crate::sip::peer::Peer;
 
@@ -49,6 +50,12 @@ pub trait MediaControl {
     fn open(&mut self, label: &str) -> Result<(MediaId, SocketAddr, SocketAddr), String>;
     /// Where to send this side's media (or `None` to stop until known).
     fn set_remote(&mut self, id: MediaId, side: Side, remote: Option<RemoteMedia>);
+    /// The codecs offer/answer settled on, per side (payload type, codec and fmtp, ptime,
+    /// telephone-event): `Transcode` runs the call through the transcoding pipeline, `Copy` or
+    /// `None` (a codec we do not know, relayed untouched) keeps the plain relay.
+    fn set_codecs(&mut self, id: MediaId, plan: Option<&MediaPlan>) {
+        let _ = (id, plan);
+    }
     /// Stops the bridge, releases its ports, returns the legs' counters.
     fn close(&mut self, id: MediaId) -> Vec<LegStats>;
     /// Plays `prompts` in order to `side` as RTP (20 ms packets, one SSRC and sequence for the

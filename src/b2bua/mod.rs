@@ -6,6 +6,7 @@ mod call;
 pub mod cause;
 mod env;
 mod manager;
+pub mod negotiate;
 pub mod node;
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,18 @@ pub fn rewrite(sdp: &SessionDescription, relayed: Option<usize>, local: SocketAd
     out
 }
 
+/// An offer we relay: [`rewrite`], plus the codecs we can transcode to on the relayed stream
+/// (see [`super::negotiate::extend_offer`]).
+pub fn offer(sdp: &SessionDescription, relayed: Option<usize>, local: SocketAddr, session_id: u64, version: u64) -> SessionDescription {
+    let mut out = rewrite(sdp, relayed, local, session_id, version);
+    if let Some(m) = relayed.and_then(|i| out.media.get_mut(i)).filter(|m| m.port != 0) {
+        if super::negotiate::classify(m) == super::negotiate::OfferKind::Transcodable {
+            super::negotiate::extend_offer(m);
+        }
+    }
+    out
+}
+
 /// Port 0 keeps the m-line (RFC 3264 §6) but nothing of the declined stream's setup.
 fn decline(m: &mut MediaDescription) {
     m.port = 0;

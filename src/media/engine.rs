@@ -7,10 +7,18 @@
 //! uncontended lock and no allocation. The bridge sits behind a `Mutex` only so that the core can
 //! call `set_remote`, `stats` and `close` synchronously; the packet path holds it for the header
 //! rewrite alone, never across a send or an `await`.
+//!
+//! A session whose legs share no codec transcodes (`set_codecs` with a `Transcode` plan): its task
+//! moves to a dedicated multi-thread runtime sized to the cores, so codec work never delays the
+//! signalling core, and one task per call means no call waits on another's frames. The relay
+//! still latches, counts and times out; accepted packets go to the [`Transcoding`] instead of
+//! being forwarded, and a timer at each frame's playout time sends what it produces.
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -21,6 +29,8 @@ use tokio::task::JoinHandle;
 
 use super::ports::{PortAllocator, PortLease, PortPair};
 use super::relay::{Bridge, Channel, DropReason, LegStats, MediaEvent, RelayConfig, Remote, Side, Verdict};
+use super::transcode::MediaPlan;
+use super::transcoding_session::Transcoding;
 use super::MediaError;
 use crate::metrics::metrics;
 
@@ -78,8 +88,17 @@ struct Shared {
     bridge: Mutex<Bridge>,
     /// Wakes the task after `set_remote` moved its next deadline.
     wake: Notify,
-    send_failed: std::sync::atomic::AtomicU64,
+    send_failed: AtomicU64,
+    /// Prompts being played toward either side (`player`).
     players: super::player::Slots,
+    /// A codec plan the task has not applied yet (`Some(None)`: back to plain relaying).
+    plan: Mutex<Option<Option<MediaPlan>>>,
+    /// The task is transcoding (the stats then take `sent` for `packets_out`/`bytes_out`).
+    transcoding: std::sync::atomic::AtomicBool,
+    /// Which task owns the sockets: a task whose number is no longer this one stops.
+    owner: AtomicU64,
+    /// While transcoding: [packets, octets] sent to A and to B (the relay counts nothing then).
+    sent: [[AtomicU64; 2]; 2],
 }
 
 impl Shared {
@@ -87,12 +106,25 @@ impl Shared {
         // The bridge has no invariant spanning a panic point worth refusing service for.
         self.bridge.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The pending plan, for the task numbered `owner` only (the owner moves before a plan is
+    /// stored, so a task being replaced never takes its successor's plan).
+    fn take_plan(&self, owner: u64) -> Option<Option<MediaPlan>> {
+        let mut slot = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        if self.owner.load(Relaxed) != owner {
+            return None;
+        }
+        slot.take()
+    }
 }
 
 struct Session {
     label: String,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    sockets: Arc<Sockets>,
+    /// The task runs on the transcoding runtime.
+    moved: bool,
     /// Dropped with the session on every path (close, engine drop), which frees the ports.
     _leases: [PortLease; 2],
 }
@@ -147,12 +179,20 @@ impl MediaEngine {
         self.next_id += 1;
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
-        let shared =
-            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default(), players: Default::default() });
-        let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
-        let task = runtime.spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
+        let shared = Arc::new(Shared {
+            bridge: Mutex::new(Bridge::new(&self.config)),
+            wake: Notify::new(),
+            send_failed: Default::default(),
+            plan: Mutex::new(None),
+            transcoding: Default::default(),
+            owner: AtomicU64::new(0),
+            sent: Default::default(),
+            players: Default::default(),
+        });
+        let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
+        let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
-        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, _leases: [a_lease, b_lease] });
+        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease] });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
     }
 
@@ -169,6 +209,26 @@ impl MediaEngine {
     pub fn play(&mut self, session: SessionId, side: Side, pt: u8, law: super::player::Law, clips: Vec<super::player::Clip>, then: Option<super::player::Clip>, seed: u64) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
         s.shared.players.play(now(), side, pt, law, clips, then, seed);
+        s.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// The codecs offer/answer settled on: a `Transcode` plan makes the session transcode (its
+    /// task moves to the transcoding runtime), `Copy` or `None` relays packets untouched.
+    pub fn set_codecs(&mut self, session: SessionId, plan: Option<MediaPlan>) -> Result<(), MediaError> {
+        let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
+        let transcode = matches!(plan, Some(MediaPlan::Transcode { .. }));
+        if transcode && !s.moved {
+            if let Some(rt) = transcoding_runtime() {
+                // The relay task may be running on another thread right now: it sees the new
+                // owner at its next turn and stops without touching the plan.
+                let owner = s.shared.owner.fetch_add(1, Relaxed) + 1;
+                s.task.abort();
+                s.task = rt.spawn(run(session, owner, s.shared.clone(), s.sockets.clone(), self.events_tx.clone()));
+                s.moved = true;
+            }
+        }
+        *s.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan);
         s.shared.wake.notify_one();
         Ok(())
     }
@@ -208,12 +268,13 @@ impl Drop for MediaEngine {
 
 fn snapshot(s: &Session) -> SessionStats {
     let b = s.shared.bridge();
-    SessionStats {
-        label: s.label.clone(),
-        a: b.leg(Side::A).stats(),
-        b: b.leg(Side::B).stats(),
-        send_failed: s.shared.send_failed.load(std::sync::atomic::Ordering::Relaxed),
+    let (mut a, mut bs) = (b.leg(Side::A).stats(), b.leg(Side::B).stats());
+    if s.shared.transcoding.load(Relaxed) {
+        let sent = &s.shared.sent;
+        (a.packets_out, a.bytes_out) = (sent[0][0].load(Relaxed), sent[0][1].load(Relaxed));
+        (bs.packets_out, bs.bytes_out) = (sent[1][0].load(Relaxed), sent[1][1].load(Relaxed));
     }
+    SessionStats { label: s.label.clone(), a, b: bs, send_failed: s.shared.send_failed.load(Relaxed) }
 }
 
 fn register(pair: PortPair) -> Result<(UdpSocket, UdpSocket, PortLease, LegAddrs), MediaError> {
@@ -286,8 +347,10 @@ fn result_index(v: Verdict) -> usize {
     }
 }
 
-async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc::Sender<SessionEvent>) {
+async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Sockets>, events: mpsc::Sender<SessionEvent>) {
     let mut buf = vec![0u8; RECV_BUFFER].into_boxed_slice();
+    let mut xcode: Option<Transcoding> = None;
+    let mut scratch = Vec::with_capacity(RECV_BUFFER);
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
@@ -295,7 +358,12 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
     // the deadline moving later) the loop just re-reads the bridge's deadline.
     let mut armed: Option<Instant> = None;
     loop {
+        if shared.owner.load(Relaxed) != owner {
+            return;
+        }
+        apply_plan(id, owner, &shared, &mut xcode);
         let next = shared.bridge().poll_timeout();
+        let next = [next, xcode.as_ref().and_then(Transcoding::poll_timeout)].into_iter().flatten().min();
         if let Some(n) = next {
             if armed.is_none_or(|a| n < a) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(n));
@@ -313,6 +381,9 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
                 armed = None;
                 sleep.as_mut().reset(far);
                 fire_timeouts(id, &shared, &events);
+                if let Some(x) = xcode.as_mut() {
+                    send_transcoded(&shared, &sockets, x, &mut scratch);
+                }
                 continue;
             }
             _ = tokio::time::sleep_until(play_at.unwrap_or(far)), if play_at.is_some() => {
@@ -325,7 +396,7 @@ async fn run(id: SessionId, shared: Arc<Shared>, sockets: Sockets, events: mpsc:
             }
         };
 
-        drain(&shared, &sockets, side, channel, &mut buf);
+        drain(&shared, &sockets, side, channel, &mut buf, xcode.as_mut(), &mut scratch);
     }
 }
 
@@ -339,8 +410,10 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
     }
 }
 
-/// Reads up to `BATCH` datagrams from one socket and relays each.
-fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8]) {
+/// Reads up to `BATCH` datagrams from one socket and relays each (or, transcoding, hands each
+/// packet the relay accepted to `xcode`; `scratch` keeps the bytes the relay rewrites).
+#[allow(clippy::too_many_arguments)]
+fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8], mut xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
     let socket = sockets.get(side, channel);
     for _ in 0..BATCH {
         let (n, from) = match socket.try_recv_from(buf) {
@@ -352,16 +425,35 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
         // it is counted as malformed rather than forwarded truncated.
         let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
+        if let Some(x) = xcode.as_deref_mut() {
+            scratch.clear();
+            scratch.extend_from_slice(data);
+            let now = now();
+            let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+            count(side, result_index(verdict));
+            if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
+                if channel == Channel::Rtcp || super::rtp::classify(scratch) == super::rtp::PacketKind::Rtcp {
+                    x.on_rtcp(side, scratch);
+                } else {
+                    x.on_rtp(now, side, scratch);
+                }
+            }
+            continue;
+        }
         let verdict = shared.bridge().handle_packet(now(), side, channel, from, data);
         count(side, result_index(verdict));
         if let Verdict::Forward { to, via } = verdict {
             if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
-                shared.send_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                shared.send_failed.fetch_add(1, Relaxed);
                 count(side, 5);
             }
         }
     }
 }
+
+#[path = "engine_xcode.rs"]
+mod xcode;
+use xcode::{apply_plan, send_transcoded, transcoding_runtime};
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -11,6 +11,7 @@ pub mod ports;
 pub mod relay;
 pub mod rtp;
 pub mod transcode;
+pub mod transcoding_session;
 
 #[cfg(test)]
 mod testpkt;

@@ -67,6 +67,12 @@ impl MediaControl for EngineMedia {
         }
     }
 
+    fn set_codecs(&mut self, id: MediaId, plan: Option<&crate::media::transcode::MediaPlan>) {
+        if let Err(e) = self.engine.set_codecs(SessionId(id.0), plan.cloned()) {
+            tracing::debug!(error = %e, "set_codecs on a closed media session");
+        }
+    }
+
     fn close(&mut self, id: MediaId) -> Vec<LegStats> {
         match self.engine.close(SessionId(id.0)) {
             Ok(s) => vec![leg_stats_of("a", &s.a), leg_stats_of("b", &s.b)],

@@ -12,3 +12,4 @@ mod cli;
 mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;
+mod transcode_sipp;

@@ -189,7 +189,14 @@ impl CallManager {
             let body = match &answer {
                 Some(a) => {
                     self.note_remote_sdp(key, side, a, env, media);
-                    self.sdp_for(key, pending.from, a)
+                    match self.answer_for(key, pending.from, a, env) {
+                        Ok(body) => body,
+                        Err(()) => {
+                            // The offerer keeps the session it had; the other side got what it answered.
+                            self.reply(now, pending.server_tx, &pending.request, 488, txl);
+                            return;
+                        }
+                    }
                 }
                 None => None,
             };

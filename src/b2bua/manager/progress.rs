@@ -6,16 +6,61 @@ use super::{CallManager, Now, Purpose, TimerKind};
 use crate::b2bua::call::{CallState, Pending2xx, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::Env;
-use crate::b2bua::sdp_rewrite;
+use crate::b2bua::{negotiate, sdp_rewrite};
+use crate::media::transcode::MediaPlan;
 use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::message::{HeaderName, Method, Response};
 use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 
 impl CallManager {
-    /// The SDP we send to `side`, built from the other side's SDP; the o= version moves only
-    /// when the content changes (RFC 3264 §8).
+    /// The offer we send to `side`, built from the other side's offer (its codecs plus those we
+    /// can transcode to); the o= version moves only when the content changes (RFC 3264 §8).
     pub(super) fn sdp_for(&mut self, key: u64, side: Side, from_other: &SessionDescription) -> Option<SessionDescription> {
+        self.store_local_sdp(key, side, |relay, local, session, version| sdp_rewrite::offer(from_other, relay, local, session, version))
+    }
+
+    /// The answer we send `side` (the offerer) from the other side's `answer`: the codec path is
+    /// planned and handed to the media engine, and the answer narrowed to the one codec of
+    /// `side`'s offer we use. `Err` when the answer leaves no path between the legs.
+    pub(super) fn answer_for(&mut self, key: u64, side: Side, answer: &SessionDescription, env: &mut dyn Env) -> Result<Option<SessionDescription>, ()> {
+        let (relay, media, offer) = {
+            let Some(call) = self.calls.get(&key) else { return Ok(None) };
+            (call.relay, call.media, call.leg(side).and_then(|l| l.remote_sdp.clone()))
+        };
+        let offer_m = relay.and_then(|i| offer.as_ref()?.media.get(i).cloned());
+        let answer_m = relay.and_then(|i| answer.media.get(i)).filter(|m| m.port != 0);
+        let (Some(offer_m), Some(answer_m)) = (offer_m, answer_m) else {
+            return Ok(self.store_local_sdp(key, side, |relay, local, session, version| sdp_rewrite::rewrite(answer, relay, local, session, version)));
+        };
+        let plan = match negotiate::plan(&offer_m, answer_m, side) {
+            negotiate::Outcome::Plan(p) => Some(p),
+            negotiate::Outcome::PassThrough => None,
+            negotiate::Outcome::NoCommonCodec => return Err(()),
+        };
+        if let Some(m) = media {
+            env.media().set_codecs(m, plan.as_ref());
+        }
+        if let (Some(p), Some(call)) = (&plan, self.calls.get_mut(&key)) {
+            for s in [Side::A, Side::B] {
+                let f = negotiate::format_of(p, s);
+                if let Some(leg) = call.leg_mut(s) {
+                    leg.codec = Some(format!("{}/{}", f.config.kind.rtp_name(), f.config.clock_rate));
+                }
+            }
+        }
+        Ok(self.store_local_sdp(key, side, |relay, local, session, version| {
+            let mut out = sdp_rewrite::rewrite(answer, relay, local, session, version);
+            if let (Some(p), Some(m)) = (&plan, relay.and_then(|i| out.media.get_mut(i))) {
+                negotiate::restrict_answer(m, &offer_m, negotiate::format_of(p, side), matches!(p, MediaPlan::Copy { .. }));
+            }
+            out
+        }))
+    }
+
+    /// Builds the SDP for `side` with `build(relay, local media, session id, version)` and keeps
+    /// it; the o= version moves only when the content changes (RFC 3264 §8).
+    fn store_local_sdp(&mut self, key: u64, side: Side, build: impl Fn(Option<usize>, std::net::SocketAddr, u64, u64) -> SessionDescription) -> Option<SessionDescription> {
         let call = self.calls.get_mut(&key)?;
         let relay = call.relay;
         let session = match side {
@@ -23,12 +68,11 @@ impl CallManager {
             Side::B => call.session_ids.1,
         };
         let leg = call.leg_mut(side)?;
-        let candidate = sdp_rewrite::rewrite(from_other, relay, leg.local_media, session, leg.sdp_version.max(1));
+        let candidate = build(relay, leg.local_media, session, leg.sdp_version.max(1));
         if leg.local_sdp.as_ref() != Some(&candidate) {
             let version = if leg.local_sdp.is_some() { leg.sdp_version + 1 } else { leg.sdp_version.max(1) };
             leg.sdp_version = version;
-            let candidate = sdp_rewrite::rewrite(from_other, relay, leg.local_media, session, version);
-            leg.local_sdp = Some(candidate);
+            leg.local_sdp = Some(build(relay, leg.local_media, session, version));
         }
         leg.local_sdp.clone()
     }
@@ -156,7 +200,8 @@ impl CallManager {
         let body = match &sdp {
             Some(answer) => {
                 self.note_remote_sdp(key, Side::B, answer, env, media);
-                self.sdp_for(key, Side::A, answer)
+                // Early media nobody can bridge: the final answer will tell.
+                self.answer_for(key, Side::A, answer, env).unwrap_or(None)
             }
             None => None,
         };
@@ -229,7 +274,10 @@ impl CallManager {
             return;
         };
         self.note_remote_sdp(key, Side::B, &answer, env, media);
-        let body = self.sdp_for(key, Side::A, &answer);
+        let Ok(body) = self.answer_for(key, Side::A, &answer, env) else {
+            self.fail_a(now, key, 488, negotiate::NO_COMMON_CODEC, "system", txl, env);
+            return;
+        };
         let Some(r) = self.a_response(key, 200, body.as_ref()) else { return };
         self.ensure_a_dialog(key, DialogState::Confirmed);
         let (tx, t1) = {

@@ -5,7 +5,7 @@ use super::{CallManager, Now, Purpose, TimerKind};
 use crate::b2bua::call::{Call, CallState, Leg, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::{AuthCheck, Env};
-use crate::b2bua::sdp_rewrite;
+use crate::b2bua::{negotiate, sdp_rewrite};
 use crate::dialplan::{Action, CallInfo as PlanInput};
 use crate::sip::message::{HeaderName, Method, Request, Response};
 use crate::sip::peer::Peer;
@@ -159,6 +159,11 @@ impl CallManager {
             return;
         };
         let relay = sdp_rewrite::relay_index(&offer);
+        if relay.and_then(|i| offer.media.get(i)).is_some_and(|m| negotiate::classify(m) == negotiate::OfferKind::NoCommonCodec) {
+            let reason = Some("Not Acceptable Here (no common codec)");
+            self.fail_early(now, tx, &req, 488, reason, negotiate::NO_COMMON_CODEC, decision, source, txl);
+            return;
+        }
         let label = format!("c{:012x}", self.random() >> 16);
         let (media_id, a_media, b_media) = match env.media().open(&label) {
             Ok(v) => v,
@@ -176,7 +181,7 @@ impl CallManager {
         };
         let (a_media, b_media) = (concrete(a_media, a_sip), concrete(b_media, b_sip));
         let b_session = self.random() >> 1;
-        let b_offer = sdp_rewrite::rewrite(&offer, relay, b_media, b_session, 1);
+        let b_offer = sdp_rewrite::offer(&offer, relay, b_media, b_session, 1);
         if let Some(remote) = sdp_rewrite::remote_media(&offer, relay) {
             env.media().set_remote(media_id, Side::A, Some(remote));
         }

@@ -9,7 +9,7 @@ use crate::sip::message::{HeaderName, Message, Method, Request};
 /// A request inside the dialog a peer has with us. `peer_invite` is the INVITE as that peer saw
 /// it; the caller sent it (From is theirs), the callee received it (To is theirs).
 #[allow(clippy::too_many_arguments)]
-fn in_dialog(peer_invite: &Request, sent_by_caller: bool, method: &str, cseq: u32, our_tag: &str, their_tag: &str, ruri: &str, via_host: &str, body: Option<&str>) -> Message {
+pub(super) fn in_dialog(peer_invite: &Request, sent_by_caller: bool, method: &str, cseq: u32, our_tag: &str, their_tag: &str, ruri: &str, via_host: &str, body: Option<&str>) -> Message {
     let from = peer_invite.headers.from_addr().unwrap();
     let to = peer_invite.headers.to_addr().unwrap();
     let (mut mine, mut theirs) = if sent_by_caller { (from, to) } else { (to, from) };
@@ -46,7 +46,7 @@ struct Answered {
     a_tag: String,
 }
 
-fn to_tag(m: &Message) -> String {
+pub(super) fn to_tag(m: &Message) -> String {
     match m {
         Message::Response(r) => r.headers.to_addr().unwrap().tag().unwrap().to_owned(),
         Message::Request(_) => panic!("not a response"),

@@ -41,6 +41,8 @@ pub struct FakeMedia {
     /// Every `play`: (session, side, codec, prompts, background), and every `stop_play`.
     pub plays: Vec<Play>,
     pub stops: Vec<(MediaId, Side)>,
+    /// Every `set_codecs`, in order.
+    pub codecs: Vec<(MediaId, Option<crate::media::transcode::MediaPlan>)>,
 }
 
 impl MediaControl for FakeMedia {
@@ -56,6 +58,9 @@ impl MediaControl for FakeMedia {
     }
     fn set_remote(&mut self, id: MediaId, side: Side, remote: Option<RemoteMedia>) {
         self.open.get_mut(&id).expect("set_remote on an open session").push((side, remote));
+    }
+    fn set_codecs(&mut self, id: MediaId, plan: Option<&crate::media::transcode::MediaPlan>) {
+        self.codecs.push((id, plan.cloned()));
     }
     fn close(&mut self, id: MediaId) -> Vec<LegStats> {
         assert!(self.open.remove(&id).is_some(), "close of an unknown or closed session");

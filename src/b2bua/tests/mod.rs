@@ -3,3 +3,4 @@
 mod flows;
 mod harness;
 mod queue;
+mod transcode;

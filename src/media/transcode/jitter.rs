@@ -363,6 +363,14 @@ impl JitterBuffer {
         self.frame_ticks.clamp(0, i64::from(u32::MAX)) as u32
     }
 
+    /// Forgets the timeline after the sender went quiet: `pop` is `Idle` and `next_due` `None`
+    /// until the next packet starts a new timeline with the initial delay.
+    pub fn suspend(&mut self) {
+        self.line = None;
+        self.packets.clear();
+        self.n_transits = 0;
+    }
+
     /// Packets waiting.
     pub fn len(&self) -> usize {
         self.packets.len()

@@ -14,7 +14,7 @@ pub mod plan;
 pub mod resample;
 
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 #[cfg(test)]
 mod pipeline_tests;
 

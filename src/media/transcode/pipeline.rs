@@ -27,6 +27,9 @@ const HEADER: usize = 12;
 const PT_COMFORT_NOISE: u8 = 13;
 /// Packets queued for sending at most; older ones are dropped if the driver stops polling.
 const MAX_QUEUED: usize = 32;
+/// Frames concealed in a row with nothing buffered after which the input counts as stopped
+/// (hold, a peer that went quiet without DTX): we stop sending until it resumes.
+const QUIET_AFTER_LOSSES: u32 = 25;
 
 /// Our side's choices for one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,8 @@ pub struct Direction {
     /// The last frame decoded from a packet, and losses since (AMR's isolated-loss concealment).
     last_good: Vec<i16>,
     losses_in_row: u32,
+    /// When the input went quiet (see `QUIET_AFTER_LOSSES`); output timestamps skip the pause.
+    quiet_since: Option<Instant>,
     /// PCM at the encoder's rate waiting to make a frame.
     fifo: Vec<i16>,
     frame_samples: usize,
@@ -187,6 +192,7 @@ impl Direction {
             decoded: Vec::new(),
             last_good: Vec::new(),
             losses_in_row: 0,
+            quiet_since: None,
             fifo: Vec::new(),
             payload: Vec::new(),
             events: Vec::new(),
@@ -209,6 +215,12 @@ impl Direction {
         self.stats.packets_in += 1;
         let pt = packet.payload_type();
         if pt == self.in_pt {
+            if let Some(since) = self.quiet_since.take() {
+                // Our timestamps advance by the pause, whole frames, and the marker starts a talkspurt.
+                let frames = (now.saturating_duration_since(since).as_micros() as u64 * u64::from(self.encoder.rtp_clock_rate()) / 1_000_000) / u64::from(self.frame_ticks.max(1));
+                self.ts = self.ts.wrapping_add((frames as u32).wrapping_mul(self.frame_ticks));
+                self.marker = true;
+            }
             self.jitter.insert(now, packet.ssrc(), packet.sequence(), packet.timestamp(), packet.marker(), packet.payload());
             return Ok(());
         }
@@ -309,6 +321,11 @@ impl Direction {
                             self.conceal(None)
                         }
                     }
+                }
+                Playout::Lost { .. } if self.jitter.is_empty() && self.losses_in_row >= QUIET_AFTER_LOSSES => {
+                    self.jitter.suspend();
+                    self.quiet_since = Some(now);
+                    return;
                 }
                 Playout::Lost { next_present } => {
                     let fec = next_present && self.decoder.kind() == CodecKind::Opus;

@@ -326,3 +326,39 @@ fn rfc4733_digits_toward_a_leg_without_telephone_event_are_played_in_band() {
     assert_eq!(found, digits);
     assert_eq!(got.stats.events_in, 4);
 }
+
+#[test]
+fn a_quiet_input_stops_the_output_and_resuming_skips_the_pause_in_timestamps() {
+    let (a, b) = (leg("PCMU", 8000, 0, 20, &[], None), leg("PCMA", 8000, 8, 20, &[], None));
+    let mut dir = Direction::new(&a, &b, &DirectionOptions::new(0x5151, 1000, 0)).unwrap();
+    let t0: Instant = epoch();
+    let sent = encode_input(&a, &tone(1000.0, 8000, 8000, 0.3)).0;
+    let (mut out, mut last_ms) = (Vec::new(), 0);
+    for ms in 0..3000u32 {
+        let now = t0 + MS * ms;
+        // 10 packets, 2 s of nothing, then the rest with timestamps that skip the pause.
+        if ms % 20 == 0 && !(200..2200).contains(&ms) {
+            let i = if ms < 200 { ms / 20 } else { 10 + (ms - 2200) / 20 };
+            if let Some((_, p)) = sent.get(i as usize) {
+                dir.handle_packet(now, p).unwrap();
+            }
+        }
+        while let Some(p) = dir.poll_output(now) {
+            out.push((ms, RtpPacket::parse(&p).unwrap().timestamp(), RtpPacket::parse(&p).unwrap().marker()));
+            last_ms = ms;
+        }
+        if (1500..2200).contains(&ms) {
+            assert!(dir.poll_timeout().is_none(), "nothing scheduled while the input is quiet ({ms} ms)");
+        }
+    }
+    let quiet_at = out.iter().take_while(|(ms, _, _)| *ms < 1500).last().unwrap().0;
+    assert!(quiet_at <= 200 + 20 * 25 + 100, "the output stopped at {quiet_at} ms");
+    let resumed = out.iter().position(|(ms, _, _)| *ms >= 2200).unwrap();
+    let (ms, ts, marker) = out[resumed];
+    assert!(marker, "the first packet after the pause starts a talkspurt");
+    let (prev_ms, prev, _) = out[resumed - 1];
+    let skipped = i64::from(ts.wrapping_sub(prev));
+    let wall = i64::from(ms - prev_ms) * 8;
+    assert!(skipped % 160 == 0 && (skipped - wall).abs() <= 3 * 160, "the timestamps skip the pause: {skipped} ticks over {wall}");
+    assert!(last_ms > 2800);
+}

@@ -1,6 +1,8 @@
 //! Transcoded calls per core: the full two-direction pipeline (`media::transcode::Direction`
 //! both ways) against the bare codec work of the same call (the same decoders and encoders in a
-//! tight loop), in one run, rounds interleaved, medians; and memory per transcoded call.
+//! tight loop), in one run, rounds interleaved, medians; and memory per transcoded call. The
+//! `session` column is the engine's per-call object (`media::transcoding_session::Transcoding`:
+//! both directions, our RTCP, the per-frame cost metric) without the sockets.
 //!
 //! Run with `cargo run --release -p ncgw-bench --bin transcode`.
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -9,7 +11,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ncgw::media::codec::{AudioDecoder, AudioEncoder, CodecConfig, EncoderOptions};
-use ncgw::media::transcode::{Direction, DirectionOptions, LegFormat};
+use ncgw::media::relay::{LegStats, Side as Leg};
+use ncgw::media::transcode::{Direction, DirectionOptions, LegFormat, MediaPlan};
+use ncgw::media::transcoding_session::Transcoding;
 
 /// Counts the bytes the Rust side holds (the C codec libraries allocate with malloc directly;
 /// `mallinfo2` covers those).
@@ -189,6 +193,36 @@ impl Call {
     }
 }
 
+/// The engine's session object for the same call (two directions, RTCP, metrics).
+struct Session {
+    x: Transcoding,
+    t0: Instant,
+    packet: Vec<u8>,
+    out: Vec<u8>,
+    sent: u64,
+}
+
+impl Session {
+    fn new(a: &Side, b: &Side) -> Session {
+        let plan = MediaPlan::Transcode { a: a.format.clone(), b: b.format.clone() };
+        let t0 = Instant::now();
+        let x = Transcoding::new(&plan, 7, t0).expect("a transcode plan").expect("pipelines");
+        Session { x, t0, packet: Vec::with_capacity(1500), out: Vec::with_capacity(1500), sent: 0 }
+    }
+
+    fn step(&mut self, i: usize, a: &Side, b: &Side) {
+        let now = self.t0 + Duration::from_millis(20 * i as u64);
+        for (side, leg, ssrc) in [(a, Leg::A, 0xa), (b, Leg::B, 0xb)] {
+            rtp(&mut self.packet, side.format.pt, i, side.ticks, ssrc, &side.payloads[i % STEPS]);
+            self.x.on_rtp(now, leg, &self.packet);
+        }
+        while self.x.poll_output(now, &mut self.out, |_| LegStats::default()).is_some() {
+            self.sent += 1;
+        }
+        black_box(&self.out);
+    }
+}
+
 fn rtp(out: &mut Vec<u8>, pt: u8, i: usize, ticks: u32, ssrc: u32, payload: &[u8]) {
     out.clear();
     out.extend_from_slice(&[0x80, pt]);
@@ -202,6 +236,7 @@ struct Row {
     name: &'static str,
     bare_us: f64,
     pipeline_us: f64,
+    session_us: f64,
     rust_bytes: isize,
     total_bytes: isize,
 }
@@ -215,15 +250,18 @@ fn run(name: &'static str, a: LegFormat, b: LegFormat) -> Row {
     let (a, b) = (side(a), side(b));
     let mut bare = Bare::new(&a, &b);
     let mut call = Call::new(&a, &b);
+    let mut session = Session::new(&a, &b);
     // Warm up: fill the jitter buffers and caches.
-    let (mut i_bare, mut i_call) = (0, 0);
+    let (mut i_bare, mut i_call, mut i_session) = (0, 0, 0);
     for _ in 0..STEPS {
         bare.step(i_bare, &a, &b);
         call.step(i_call, &a, &b);
+        session.step(i_session, &a, &b);
         i_bare += 1;
         i_call += 1;
+        i_session += 1;
     }
-    let (mut bare_t, mut call_t) = (Vec::new(), Vec::new());
+    let (mut bare_t, mut call_t, mut session_t) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let steps = STEPS * ROUND_SECONDS;
         let t = cpu_ns();
@@ -238,7 +276,14 @@ fn run(name: &'static str, a: LegFormat, b: LegFormat) -> Row {
             i_call += 1;
         }
         call_t.push((cpu_ns() - t) as f64 / 1000.0 / steps as f64);
+        let t = cpu_ns();
+        for _ in 0..steps {
+            session.step(i_session, &a, &b);
+            i_session += 1;
+        }
+        session_t.push((cpu_ns() - t) as f64 / 1000.0 / steps as f64);
     }
+    assert!(session.sent as usize >= (i_session - STEPS) * 2, "the session sends a packet per frame each way");
     assert!(call.sent as usize >= (i_call - STEPS) * 2, "the pipeline sends a packet per frame each way");
     // Memory: CALLS_FOR_MEMORY calls built and run for a second, divided.
     let (rust0, total0) = (LIVE.load(Ordering::Relaxed), malloc_in_use());
@@ -251,7 +296,7 @@ fn run(name: &'static str, a: LegFormat, b: LegFormat) -> Row {
     let rust_bytes = (LIVE.load(Ordering::Relaxed) - rust0) / CALLS_FOR_MEMORY as isize;
     let total_bytes = (malloc_in_use() - total0) / CALLS_FOR_MEMORY as isize;
     drop(calls);
-    Row { name, bare_us: median(bare_t), pipeline_us: median(call_t), rust_bytes, total_bytes }
+    Row { name, bare_us: median(bare_t), pipeline_us: median(call_t), session_us: median(session_t), rust_bytes, total_bytes }
 }
 
 fn main() {
@@ -272,12 +317,12 @@ fn main() {
     println!("Opus complexity 5, 20 ms ptime, telephone-event on both legs; memory over {CALLS_FOR_MEMORY} calls)");
     println!();
     println!(
-        "{:<17} {:>10} {:>13} {:>6} {:>11} {:>15} {:>11} {:>14}",
-        "pair", "bare µs", "pipeline µs", "ratio", "calls/core", "bare calls/core", "heap/call", "+C codec/call"
+        "{:<17} {:>10} {:>13} {:>6} {:>11} {:>15} {:>11} {:>14} {:>11}",
+        "pair", "bare µs", "pipeline µs", "ratio", "calls/core", "bare calls/core", "heap/call", "+C codec/call", "session µs"
     );
     for r in &rows {
         println!(
-            "{:<17} {:>10.1} {:>13.1} {:>6.2} {:>11.0} {:>15.0} {:>9.1} KiB {:>10.1} KiB",
+            "{:<17} {:>10.1} {:>13.1} {:>6.2} {:>11.0} {:>15.0} {:>9.1} KiB {:>10.1} KiB {:>11.1}",
             r.name,
             r.bare_us,
             r.pipeline_us,
@@ -286,6 +331,7 @@ fn main() {
             20_000.0 / r.bare_us,
             r.rust_bytes as f64 / 1024.0,
             r.total_bytes as f64 / 1024.0,
+            r.session_us,
         );
     }
     println!();
