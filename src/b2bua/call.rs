@@ -76,6 +76,13 @@ pub struct Leg {
     pub last_ack: Option<Request>,
 }
 
+impl Leg {
+    /// A leg with no dialog, no SDP exchanged yet and nothing pending.
+    pub fn new(peer: Peer, local_media: SocketAddr, local_sip: SocketAddr) -> Leg {
+        Leg { peer, dialog: None, local_media, local_sip, remote_sdp: None, local_sdp: None, sdp_version: 0, hold: false, codec: None, pending_2xx: None, last_ack: None }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Pending2xx {
     pub tx: ServerTxId,

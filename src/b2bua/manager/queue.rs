@@ -157,17 +157,11 @@ impl CallManager {
             label: label.clone(),
             state: CallState::Calling,
             a: Leg {
-                peer: from,
-                dialog: None,
-                local_media: a_media,
-                local_sip: a_sip,
                 codec: sdp_rewrite::codec_name(&offer, Some(relay)),
                 remote_sdp: Some(offer.clone()),
                 local_sdp: Some(answer.clone()),
                 sdp_version: 1,
-                hold: false,
-                pending_2xx: None,
-                last_ack: None,
+                ..Leg::new(from, a_media, a_sip)
             },
             b: None,
             relay: Some(relay),

@@ -68,19 +68,7 @@ impl CallManager {
             }
         };
         if let Some(c) = self.calls.get_mut(&key) {
-            c.b = Some(Leg {
-                peer,
-                dialog: None,
-                local_media: b_media,
-                local_sip: b_sip,
-                remote_sdp: None,
-                local_sdp: Some(b_offer),
-                sdp_version: 1,
-                hold: false,
-                codec: None,
-                pending_2xx: None,
-                last_ack: None,
-            });
+            c.b = Some(Leg { local_sdp: Some(b_offer), sdp_version: 1, ..Leg::new(peer, b_media, b_sip) });
             c.b_invite = Some(invite);
             c.b_invite_tx = Some(tx);
             c.b_provisional = false;
