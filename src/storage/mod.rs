@@ -35,6 +35,7 @@
 
 mod cdr;
 mod journal;
+mod recordings;
 mod sqlite;
 mod users;
 mod writer;
@@ -43,6 +44,7 @@ mod writer;
 mod tests;
 
 pub use cdr::{CdrRecord, EndedBy, LegMediaStats, Outcome};
+pub use recordings::{RecordingFilter, RecordingIndex, RecordingRow};
 pub use users::{
     ha1_md5, ha1_sha256, validate_id, validate_password, UserCredentials, UserInfo, MAX_ID_LEN, MIN_PASSWORD_LEN,
 };

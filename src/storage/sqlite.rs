@@ -14,7 +14,10 @@ use super::{CdrRecord, EndedBy, Outcome, StorageError, UserCredentials, UserInfo
 /// The schema, compiled in. The version and description follow the file name, as
 /// `sqlx::migrate!` would derive them, so the `_sqlx_migrations` table is the same either way.
 const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "cdr and users", include_str!("migrations/0001_cdr_and_users.sql"))];
+    &[
+        (1, "cdr and users", include_str!("migrations/0001_cdr_and_users.sql")),
+        (3, "recordings", include_str!("migrations/0003_recordings.sql")),
+    ];
 
 /// Serves [`MIGRATIONS`] to sqlx's migrator without the proc-macro crate (see the commit that
 /// added this module: `sqlx::migrate!` needs the `macros` feature and a second build of
@@ -206,7 +209,6 @@ impl SqliteBackend {
             .collect()
     }
 
-    #[cfg(test)]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
