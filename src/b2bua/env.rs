@@ -30,6 +30,20 @@ pub trait MediaControl {
     fn set_remote(&mut self, id: MediaId, side: Side, remote: Option<RemoteMedia>);
     /// Stops the bridge, releases its ports, returns the legs' counters.
     fn close(&mut self, id: MediaId) -> Vec<LegStats>;
+    /// The call was answered: its media from now on is the call's (the recorder starts here).
+    fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
+        let _ = (id, call);
+    }
+}
+
+/// A call at the moment it is answered, for the recorder.
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredCall<'a> {
+    pub call_id: &'a str,
+    pub caller: &'a str,
+    pub callee: &'a str,
+    /// Wall-clock time of the answer (the call record's `answered_at`).
+    pub unix_ms: i64,
 }
 
 /// The result of checking a request's credentials.

@@ -6,6 +6,7 @@ mod check;
 mod client;
 mod dialplan;
 mod node;
+mod recordings;
 mod run;
 mod table;
 mod users;
@@ -50,6 +51,8 @@ pub enum Command {
     Users(users::UsersCommand),
     /// Current registrations.
     Registrations,
+    /// Call recordings on this machine's data directory: list, verify, export, pubkey.
+    Recordings(recordings::RecordingsArgs),
     /// Work with dialplans without a running node.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Cdr(args) => calls::cdr(&cli, args),
         Command::Users(cmd) => users::users(&cli, cmd),
         Command::Registrations => users::registrations(&cli),
+        Command::Recordings(args) => recordings::recordings(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -52,6 +52,8 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub redact: bool,
+    /// `[recording]`: on by default.
+    pub recording: crate::recording::RecordingConfig,
 }
 
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
@@ -254,6 +256,12 @@ impl Settings {
             }
         };
         let redact = raw.log.redact.as_ref().is_none_or(|r| *r.get_ref());
+        let recording = crate::recording::RecordingConfig {
+            enabled: raw.recording.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+            key_file: raw.recording.key_file.as_ref().map(|k| PathBuf::from(k.get_ref())),
+            segment: Duration::from_secs(c.count(&raw.recording.segment_s, "recording.segment_s", 4, 1..=30)),
+            queue: c.count(&raw.recording.queue_packets, "recording.queue_packets", 1024, 16..=65_536) as usize,
+        };
 
         if !c.errors.is_empty() {
             return Err(ConfigErrors(c.errors));
@@ -284,6 +292,7 @@ impl Settings {
             log_level,
             log_format,
             redact,
+            recording,
         })
     }
 }

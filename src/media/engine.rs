@@ -79,6 +79,8 @@ struct Shared {
     /// Wakes the task after `set_remote` moved its next deadline.
     wake: Notify,
     send_failed: std::sync::atomic::AtomicU64,
+    /// The recorder's fork, set once when the call is answered (see `crate::recording::tap`).
+    tap: OnceLock<Arc<crate::recording::Tap>>,
 }
 
 impl Shared {
@@ -147,7 +149,7 @@ impl MediaEngine {
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
         let shared =
-            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default() });
+            Arc::new(Shared { bridge: Mutex::new(Bridge::new(&self.config)), wake: Notify::new(), send_failed: Default::default(), tap: OnceLock::new() });
         let sockets = Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp };
         let task = runtime.spawn(run(id, shared.clone(), sockets, self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
@@ -161,6 +163,12 @@ impl MediaEngine {
         s.shared.bridge().set_remote(now(), side, remote);
         s.shared.wake.notify_one();
         Ok(())
+    }
+
+    /// Forks the session's accepted RTP to a recorder from now on; `false` if it already had one.
+    pub fn set_tap(&mut self, session: SessionId, tap: Arc<crate::recording::Tap>) -> Result<bool, MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        Ok(s.shared.tap.set(tap).is_ok())
     }
 
     /// A snapshot of the session's statistics.
@@ -326,12 +334,17 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
         // it is counted as malformed rather than forwarded truncated.
         let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
-        let verdict = shared.bridge().handle_packet(now(), side, channel, from, data);
+        let at = now();
+        let verdict = shared.bridge().handle_packet(at, side, channel, from, data);
         count(side, result_index(verdict));
         if let Verdict::Forward { to, via } = verdict {
             if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
                 shared.send_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 count(side, 5);
+            }
+            // After the send: the fork adds nothing to the relayed packet's latency.
+            if let (Some(tap), Channel::Rtp) = (shared.tap.get(), channel) {
+                tap.offer(side as u8, at, data);
             }
         }
     }

@@ -157,6 +157,26 @@ impl Recorder {
     }
 }
 
+/// The node's recorder (`None` when `[recording] enabled = false`), after closing what a previous
+/// run left open.
+pub async fn open_for_node(settings: &crate::config::Settings, storage: &crate::storage::Storage) -> Result<Option<Recorder>, RecordingError> {
+    if !settings.recording.enabled {
+        return Ok(None);
+    }
+    let rec = Recorder::open(&settings.data_dir, settings.recording.clone(), Some(storage.recordings()), RecorderHooks::default())?;
+    match rec.recover().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(recordings = n, cause = "recording.node_restart", "recordings left open by the previous run were closed"),
+        Err(e) => tracing::warn!(cause = e.cause_code(), error = %e, "recordings left open were not closed"),
+    }
+    Ok(Some(rec))
+}
+
+/// What the recorder takes from a call's record when it ends.
+pub fn end_of(s: &crate::b2bua::CallSummary) -> EndInfo {
+    EndInfo { ended_ms: s.ended_ms, agent: None, queue: s.queue.clone(), tags: s.tags.clone() }
+}
+
 async fn futures_join(tasks: Vec<JoinHandle<()>>) {
     for t in tasks {
         let _ = t.await;

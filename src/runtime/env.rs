@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::outbound::local_addr_for;
-use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, RemoteMedia, Side};
+use crate::b2bua::{AnsweredCall, AuthCheck, Env, LegStats, MediaControl, MediaId, RemoteMedia, Side};
 use crate::dialplan::Dialplan;
 use crate::media::engine::{MediaEngine, SessionId};
 use crate::media::relay::{Remote, Side as MediaSide};
@@ -18,6 +18,8 @@ use crate::sip::peer::{Peer, Transport};
 /// The media engine as the call logic's `MediaControl`.
 pub struct EngineMedia {
     pub engine: MediaEngine,
+    /// `None` when recording is disabled.
+    pub recorder: Option<crate::recording::Recorder>,
 }
 
 fn media_side(side: Side) -> MediaSide {
@@ -60,6 +62,22 @@ impl MediaControl for EngineMedia {
         };
         if let Err(e) = self.engine.set_remote(SessionId(id.0), media_side(side), r) {
             tracing::debug!(error = %e, "set_remote on a closed media session");
+        }
+    }
+
+    fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
+        let Some(recorder) = self.recorder.as_mut() else { return };
+        let info = crate::recording::AnswerInfo {
+            call_id: call.call_id.to_owned(),
+            caller: call.caller.to_owned(),
+            callee: call.callee.to_owned(),
+            answered_ms: call.unix_ms,
+            at: tokio::time::Instant::now().into_std(),
+        };
+        if let Some(tap) = recorder.start(info) {
+            if self.engine.set_tap(SessionId(id.0), tap).is_err() {
+                tracing::debug!(call = call.call_id, "call answered on a closed media session");
+            }
         }
     }
 

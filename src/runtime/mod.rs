@@ -41,6 +41,9 @@ pub enum StartError {
     /// The authentication settings cannot work.
     #[error("authentication settings: {0}")]
     Auth(String),
+    /// The recorder's keys could not be loaded or created.
+    #[error("recording: {0}")]
+    Recording(crate::recording::RecordingError),
     /// The media engine could not start (bad port range or bind address).
     #[error("media engine: {0}")]
     Media(String),
@@ -102,6 +105,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
+    let recorder = crate::recording::writer::open_for_node(&settings, &storage).await.map_err(StartError::Recording)?;
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
     let relay = crate::media::relay::RelayConfig { rtp_timeout: settings.media_timeout, ..Default::default() };
     let mut engine = crate::media::engine::MediaEngine::new(settings.rtp_ports.clone(), settings.media_bind, relay).map_err(|e| StartError::Media(e.to_string()))?;
@@ -116,7 +120,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let registrar = crate::registrar::Registrar::new(crate::registrar::RegistrarConfig { realm: settings.realm.clone(), ..Default::default() });
     let mut env = env::RuntimeEnv {
         dialplan,
-        media: env::EngineMedia { engine },
+        media: env::EngineMedia { engine, recorder },
         sip_addrs: sip_addrs.clone(),
         registrar,
         auth,

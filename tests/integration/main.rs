@@ -7,6 +7,7 @@ mod sipp;
 mod admin_api;
 mod call_flows;
 mod cli;
+mod recording;
 mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;

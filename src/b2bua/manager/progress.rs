@@ -5,7 +5,7 @@ use super::setup::sdp_body;
 use super::{CallManager, Now, Purpose, TimerKind};
 use crate::b2bua::call::{CallState, Pending2xx, Side};
 use crate::b2bua::cause;
-use crate::b2bua::env::Env;
+use crate::b2bua::env::{AnsweredCall, Env};
 use crate::b2bua::sdp_rewrite;
 use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::message::{HeaderName, Method, Response};
@@ -238,6 +238,10 @@ impl CallManager {
             (call.a_invite_tx, self.config.t1)
         };
         let _ = txl.respond(now.instant, tx, r.clone());
+        if let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) {
+            let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee: &call.decision.called, unix_ms: now.unix_ms };
+            env.media().answered(m, &info);
+        }
         self.start_2xx(now, key, Side::A, tx, r, t1);
         self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
     }
