@@ -8,6 +8,8 @@ mod admin_api;
 mod call_flows;
 mod cli;
 mod recording;
+mod recording_backpressure;
+mod recording_crash;
 mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;
