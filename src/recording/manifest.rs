@@ -163,6 +163,11 @@ pub fn check_signature(manifest: &[u8], sig: &[u8], key: &VerifyingKey) -> Resul
     key.verify(manifest, &Signature::from_bytes(&arr)).map_err(|_| SignatureError::Mismatch)
 }
 
+/// 32 bytes from 64 hex digits.
+pub fn unhex_32(s: &str) -> Option<[u8; 32]> {
+    unhex(s)?.try_into().ok()
+}
+
 /// RFC 3339 UTC (millisecond precision) of a unix time in milliseconds.
 pub fn utc(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
@@ -253,9 +258,4 @@ mod tests {
         assert_eq!(utc(1_798_761_600_123), "2027-01-01T00:00:00.123Z");
         assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
-}
-
-/// 32 bytes from 64 hex digits.
-pub fn unhex_32(s: &str) -> Option<[u8; 32]> {
-    unhex(s)?.try_into().ok()
 }

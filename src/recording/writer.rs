@@ -23,6 +23,8 @@ use crate::storage::{RecordingIndex, RecordingRow};
 
 /// How long after a block's end the writer waits for late packets before sealing it.
 const JITTER_MARGIN: Duration = Duration::from_millis(300);
+/// How often a call's queue is drained; the queue must hold this long's packets.
+const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
 /// The call, as known when it is answered.
 #[derive(Debug, Clone)]
@@ -177,6 +179,15 @@ pub fn end_of(s: &crate::b2bua::CallSummary) -> EndInfo {
     EndInfo { ended_ms: s.ended_ms, agent: None, queue: s.queue.clone(), tags: s.tags.clone() }
 }
 
+/// The next multiple of `DRAIN_EVERY` on the process's clock.
+fn aligned(now: tokio::time::Instant) -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| now);
+    let step = DRAIN_EVERY.as_nanos();
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    epoch + Duration::from_nanos(since.div_ceil(step).saturating_mul(step) as u64)
+}
+
 async fn futures_join(tasks: Vec<JoinHandle<()>>) {
     for t in tasks {
         let _ = t.await;
@@ -231,7 +242,11 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
     }
     let mut mixer = Mixer::new(ctx.config.segment, JITTER_MARGIN);
     let mut chain = Chain { entries: Vec::new(), head: manifest::genesis(&call.call_id), bytes: 0 };
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // The queue is drained on a timer, not per packet: the relay's `try_send` then never has a
+    // task to wake, and the writer runs ten times a second per call instead of a hundred.
+    // Every call's timer fires on the same 100 ms grid, so one timer turn wakes them together.
+    let mut tick = tokio::time::interval_at(aligned(tokio::time::Instant::now()), DRAIN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pause = ctx.hooks.pause.clone();
     let mut paused = pause.as_ref().is_some_and(|p| *p.borrow());
     let end = loop {
@@ -242,8 +257,11 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
                 if changed.is_err() { pause = None; }
                 paused = pause.as_ref().is_some_and(|p| *p.borrow());
             }
-            Some(f) = rx.recv(), if !paused => mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before),
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                while let (false, Ok(f)) = (paused, rx.try_recv()) {
+                    mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before);
+                }
+            }
         }
         while let Some(b) = mixer.poll(now().saturating_duration_since(call.at)) {
             write_block(&ctx, &call.call_id, &dir, salt, b, &mut chain).await;
