@@ -346,6 +346,18 @@ mod tests {
     }
 
     #[test]
+    fn recording_section_defaults_and_checks() {
+        let s = from_text("").unwrap();
+        assert!(s.recording.enabled);
+        assert_eq!(s.recording.segment, Duration::from_secs(4));
+        let s = from_text("[recording]\nenabled = false\nkey_file = \"/k\"\nsegment_s = 2\n").unwrap();
+        assert!(!s.recording.enabled);
+        assert_eq!(s.recording.key_file.as_deref(), Some(std::path::Path::new("/k")));
+        let e = from_text("[recording]\nsegment_s = 0\n").unwrap_err();
+        assert_eq!(e.0[0].field, "recording.segment_s");
+    }
+
+    #[test]
     fn t2_below_t1_refused() {
         let e = from_text("[sip]\nt1_ms = 2000\nt2_ms = 1000\n").unwrap_err();
         assert!(e.to_string().contains("sip.t2_ms"), "{e}");
