@@ -330,7 +330,7 @@ async fn write_block(ctx: &Arc<Context>, call_id: &str, dir: &Path, salt: [u8; 8
     let frames = block.frames() as u64;
     let written = tokio::task::spawn_blocking(move || {
         let file = container::seal(&ctx2.key, &id, salt, &block);
-        store::write_atomic(&dir2, &store::segment_name(index), &file).map(|_| file)
+        store::write_atomic(&dir2, &store::segment_name(index), &file, false).map(|_| file)
     })
     .await;
     match written {
@@ -399,8 +399,8 @@ fn close(ctx: &Context, dir: &Path, mut row: RecordingRow, chain: Chain, gaps: V
         reason: row.reason.clone(),
     };
     let (body, sig) = manifest::sign(&m, &ctx.signing, ctx.tsa.as_deref());
-    store::write_atomic(dir, manifest::SIGNATURE_FILE, &sig)?;
-    store::write_atomic(dir, manifest::MANIFEST_FILE, &body)?;
+    store::write_atomic(dir, manifest::SIGNATURE_FILE, &sig, false)?;
+    store::write_atomic(dir, manifest::MANIFEST_FILE, &body, true)?;
     row.segments = m.segments.len() as i64;
     row.size_bytes = (chain.bytes + body.len() as u64 + sig.len() as u64) as i64;
     row.chain_head = Some(m.chain_head);
