@@ -44,6 +44,8 @@ pub struct AnsweredCall<'a> {
     pub callee: &'a str,
     /// Wall-clock time of the answer (the call record's `answered_at`).
     pub unix_ms: i64,
+    /// The callee's SDP answer and the index of the relayed m-line (the recorder's codecs).
+    pub answer: Option<(&'a crate::sip::sdp::SessionDescription, usize)>,
 }
 
 /// The result of checking a request's credentials.

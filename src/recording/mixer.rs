@@ -251,6 +251,26 @@ impl Mixer {
     }
 }
 
+/// The audio codecs an SDP announces on m-line `index` (rtpmap + fmtp), by payload type;
+/// telephone-event and what `media::codec` cannot build are left out (kept raw).
+pub fn codecs_of(sdp: &crate::sip::sdp::SessionDescription, index: usize) -> Vec<(u8, CodecConfig)> {
+    use crate::sip::sdp::AttributeSet;
+    let Some(m) = sdp.media.get(index) else { return Vec::new() };
+    m.payload_types()
+        .filter_map(|pt| {
+            let r = m.codec(pt)?;
+            let fmtp: Vec<(String, String)> = m
+                .fmtp(&pt.to_string())
+                .map(|f| f.params.into_iter().map(|p| (p.name, p.value.unwrap_or_default())).collect())
+                .unwrap_or_default();
+            let channels = r.channels.and_then(|c| u8::try_from(c).ok());
+            let c = CodecConfig::from_sdp(&r.encoding, r.clock_rate, channels, &fmtp).ok()?;
+            c.decoder().ok()?;
+            Some((pt, c))
+        })
+        .collect()
+}
+
 fn write(buf: &mut Vec<i16>, seg_start: u64, pos: u64, side: usize, samples: &[i16], stats: &mut MixerStats) {
     let (skip, offset) = if pos < seg_start { ((seg_start - pos) as usize, 0) } else { (0, (pos - seg_start) as usize) };
     if skip >= samples.len() {

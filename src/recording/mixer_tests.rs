@@ -103,3 +103,36 @@ fn late_packets_for_sealed_blocks_are_counted() {
     assert_eq!(m.stats().late, 1);
     assert!(m.finish(ms(0)).is_empty());
 }
+
+#[test]
+fn dynamic_payload_types_from_the_sdp_are_decoded() {
+    use crate::media::codec::{CodecConfig, EncoderOptions};
+    let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+               m=audio 4000 RTP/AVP 96 101 0\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=rtpmap:101 telephone-event/8000\r\n";
+    let sdp = crate::sip::sdp::SessionDescription::parse(sdp.as_bytes()).unwrap();
+    let codecs = codecs_of(&sdp, 0);
+    let pts: Vec<u8> = codecs.iter().map(|(pt, _)| *pt).collect();
+    assert_eq!(pts, vec![96, 0], "telephone-event is not audio");
+    assert!(codecs_of(&sdp, 3).is_empty());
+    let opus = CodecConfig::from_sdp("opus", 48000, Some(2), &[]).unwrap();
+    let mut enc = opus.encoder(&EncoderOptions { ptime_ms: 20, ..EncoderOptions::default() }).unwrap();
+    let mut m = Mixer::new(Duration::from_secs(1), ms(0));
+    for (pt, c) in codecs {
+        m.set_codec(pt, c);
+    }
+    for i in 0..25u32 {
+        let pcm: Vec<i16> = (0..960).map(|n| ((f64::from(i * 960 + n) * 2.0 * std::f64::consts::PI * 440.0 / 48000.0).sin() * 8000.0) as i16).collect();
+        let mut payload = Vec::new();
+        enc.encode(&pcm, &mut payload).unwrap();
+        let mut p = vec![0x80, 96];
+        p.extend_from_slice(&(i as u16).to_be_bytes());
+        p.extend_from_slice(&(i * 960).to_be_bytes());
+        p.extend_from_slice(&9u32.to_be_bytes());
+        p.extend_from_slice(&payload);
+        m.push(Track::audio(1), ms(u64::from(i) * 20), &p, 0);
+    }
+    let f = frames(&m.finish(ms(1000)));
+    let energy: i64 = f[1000..3000].iter().map(|s| i64::from(s[1]).abs()).sum();
+    assert!(energy / 2000 > 1000, "Opus decoded into the agent channel: mean {}", energy / 2000);
+    assert_eq!(m.stats().raw, 0);
+}

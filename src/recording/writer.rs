@@ -35,6 +35,8 @@ pub struct AnswerInfo {
     pub answered_ms: i64,
     /// The same moment on the engine's clock (arrival times are measured from it).
     pub at: Instant,
+    /// Payload types of the relayed stream from the SDP (beyond the static G.711/G.722 ones).
+    pub codecs: Vec<(u8, crate::media::codec::CodecConfig)>,
 }
 
 /// The call, as known when it ends.
@@ -241,6 +243,9 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
         }
     }
     let mut mixer = Mixer::new(ctx.config.segment, JITTER_MARGIN);
+    for (pt, codec) in &call.codecs {
+        mixer.set_codec(*pt, codec.clone());
+    }
     let mut chain = Chain { entries: Vec::new(), head: manifest::genesis(&call.call_id), bytes: 0 };
     // The queue is drained on a timer, not per packet: the relay's `try_send` then never has a
     // task to wake, and the writer runs ten times a second per call instead of a hundred.

@@ -19,7 +19,7 @@ async fn a_recorded_call_verifies_and_has_the_calls_length() {
     let config = RecordingConfig { segment: Duration::from_secs(1), ..Default::default() };
     let mut rec = Recorder::open(tmp.path(), config, None, RecorderHooks::default()).unwrap();
     let t0 = now();
-    let call = AnswerInfo { call_id: "c00000000beef".into(), caller: "+8613800000000".into(), callee: "1001".into(), answered_ms: 1_798_761_600_000, at: t0 };
+    let call = AnswerInfo { call_id: "c00000000beef".into(), caller: "+8613800000000".into(), callee: "1001".into(), answered_ms: 1_798_761_600_000, at: t0, codecs: Vec::new() };
     let tap = rec.start(call).unwrap();
     for i in 0..125u32 {
         tokio::time::advance(Duration::from_millis(20)).await;

@@ -73,6 +73,7 @@ impl MediaControl for EngineMedia {
             callee: call.callee.to_owned(),
             answered_ms: call.unix_ms,
             at: tokio::time::Instant::now().into_std(),
+            codecs: call.answer.map(|(sdp, m)| crate::recording::mixer::codecs_of(sdp, m)).unwrap_or_default(),
         };
         if let Some(tap) = recorder.start(info) {
             if self.engine.set_tap(SessionId(id.0), tap).is_err() {

@@ -192,7 +192,7 @@ fn pubkey_and_verify_report_a_tampered_recording() {
         let config = ncgw::recording::RecordingConfig { segment: Duration::from_secs(1), ..Default::default() };
         let mut rec = ncgw::recording::Recorder::open(data.path(), config, Some(index.clone()), Default::default()).unwrap();
         let at = tokio::time::Instant::now().into_std();
-        let tap = rec.start(ncgw::recording::AnswerInfo { call_id: id.into(), caller: "100".into(), callee: "200".into(), answered_ms: 1_798_761_600_000, at }).unwrap();
+        let tap = rec.start(ncgw::recording::AnswerInfo { call_id: id.into(), caller: "100".into(), callee: "200".into(), answered_ms: 1_798_761_600_000, at, codecs: Vec::new() }).unwrap();
         tap.offer(0, at, &[0x80, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xd5, 0xd5]);
         rec.finish(id, ncgw::recording::EndInfo { ended_ms: 1_798_761_603_000, ..Default::default() });
         rec.shutdown(Duration::from_secs(10)).await;

@@ -56,7 +56,7 @@ async fn slowed_recorder_drops_and_counts_without_delaying_the_relay() {
 
     let start_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let at = tokio::time::Instant::now().into_std();
-    let tap = recorder.start(AnswerInfo { call_id: "c00000000bp01".into(), caller: "1".into(), callee: "2".into(), answered_ms: start_ms, at }).unwrap();
+    let tap = recorder.start(AnswerInfo { call_id: "c00000000bp01".into(), caller: "1".into(), callee: "2".into(), answered_ms: start_ms, at, codecs: Vec::new() }).unwrap();
     assert!(engine.set_tap(info.id, tap.clone()).unwrap());
     let paused = relay_latency(&pa, &pb, info.a.rtp, 300, 100).await;
     assert_eq!(tap.dropped(), 300 - 16, "the queue holds 16; the rest is dropped and counted");

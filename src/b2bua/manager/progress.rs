@@ -239,7 +239,8 @@ impl CallManager {
         };
         let _ = txl.respond(now.instant, tx, r.clone());
         if let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) {
-            let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee: &call.decision.called, unix_ms: now.unix_ms };
+            let answer = call.relay.map(|i| (&answer, i));
+            let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee: &call.decision.called, unix_ms: now.unix_ms, answer };
             env.media().answered(m, &info);
         }
         self.start_2xx(now, key, Side::A, tx, r, t1);
