@@ -161,12 +161,16 @@ pub fn verify(dir: &Path, call_id: &str, key: &SegmentKey, public: &VerifyingKey
     }
     r.segments = m.segments.len();
     let mut head = manifest::genesis(call_id);
+    // Indices rise; one may be skipped only where the writer failed (the manifest, signed, says
+    // so in `gaps`), never where a file was removed afterwards.
+    let mut last: Option<u32> = None;
     for (pos, e) in m.segments.iter().enumerate() {
         let i = e.index;
-        if i as usize != pos || e.file != segment_name(i) {
-            r.bad(Some(pos as u32), format!("manifest lists {} at position {pos}", e.file));
+        if last.is_some_and(|l| i <= l) || e.file != segment_name(i) {
+            r.bad(Some(i), format!("manifest lists {} at position {pos}", e.file));
             continue;
         }
+        last = Some(i);
         let path = dir.join(&e.file);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -201,7 +205,7 @@ pub fn verify(dir: &Path, call_id: &str, key: &SegmentKey, public: &VerifyingKey
         r.bad(None, "chain head differs from the manifest");
     }
     for (idx, path) in segment_files(dir) {
-        if idx as usize >= m.segments.len() {
+        if !m.segments.iter().any(|e| e.index == idx) {
             r.bad(Some(idx), format!("{}: not listed in the manifest", path.file_name().and_then(|n| n.to_str()).unwrap_or("?")));
         }
     }

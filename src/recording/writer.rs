@@ -205,6 +205,8 @@ struct Chain {
     entries: Vec<SegmentEntry>,
     head: [u8; 32],
     bytes: u64,
+    /// Segments that could not be written (disk full, I/O error): index and timeline position.
+    failed: Vec<(u32, u64, u64)>,
 }
 
 async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>, mut end_rx: oneshot::Receiver<EndInfo>, tap: Arc<Tap>) {
@@ -246,7 +248,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
     for (pt, codec) in &call.codecs {
         mixer.set_codec(*pt, codec.clone());
     }
-    let mut chain = Chain { entries: Vec::new(), head: manifest::genesis(&call.call_id), bytes: 0 };
+    let mut chain = Chain { entries: Vec::new(), head: manifest::genesis(&call.call_id), bytes: 0, failed: Vec::new() };
     // The queue is drained on a timer, not per packet: the relay's `try_send` then never has a
     // task to wake, and the writer runs ten times a second per call instead of a hundred.
     // Every call's timer fires on the same 100 ms grid, so one timer turn wakes them together.
@@ -294,8 +296,14 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
         }
     }
     let dropped = mixer.stats().dropped + tail.iter().map(|n| u64::from(*n)).sum::<u64>();
+    for (_, start, frames) in &chain.failed {
+        let ms = |f: u64| f * 1000 / u64::from(SAMPLE_RATE);
+        gaps.push(Gap { track: "all".into(), from_ms: ms(*start), to_ms: ms(start + frames), packets: 0 });
+    }
     let reason = if stopped {
         Some("node_stop")
+    } else if !chain.failed.is_empty() {
+        Some("write_failed")
     } else if dropped > 0 {
         Some("recorder_overflow")
     } else {
@@ -333,6 +341,7 @@ async fn write_block(ctx: &Arc<Context>, call_id: &str, dir: &Path, salt: [u8; 8
     let (ctx2, id, dir2) = (ctx.clone(), call_id.to_owned(), dir.to_owned());
     let index = block.index;
     let frames = block.frames() as u64;
+    let start = block.start_sample;
     let written = tokio::task::spawn_blocking(move || {
         let file = container::seal(&ctx2.key, &id, salt, &block);
         store::write_atomic(&dir2, &store::segment_name(index), &file, false).map(|_| file)
@@ -352,8 +361,14 @@ async fn write_block(ctx: &Arc<Context>, call_id: &str, dir: &Path, salt: [u8; 8
                 link: hex(&chain.head),
             });
         }
-        Ok(Err(e)) => tracing::error!(call = %call_id, segment = index, cause = e.cause_code(), error = %e, "segment not written"),
-        Err(e) => tracing::error!(call = %call_id, segment = index, error = %e, "segment task failed"),
+        Ok(Err(e)) => {
+            tracing::error!(call = %call_id, segment = index, cause = e.cause_code(), error = %e, "segment not written");
+            chain.failed.push((index, start, frames));
+        }
+        Err(e) => {
+            tracing::error!(call = %call_id, segment = index, error = %e, "segment task failed");
+            chain.failed.push((index, start, frames));
+        }
     }
 }
 
@@ -438,7 +453,7 @@ fn recover_one(ctx: &Context, mut row: RecordingRow) -> Result<RecordingRow, Rec
     }
     let bytes = entries.iter().map(|e| e.bytes).sum();
     let gaps = row.gaps.iter().filter_map(|g| serde_json::from_value(g.clone()).ok()).collect();
-    close(ctx, &dir, row, Chain { entries, head, bytes }, gaps)
+    close(ctx, &dir, row, Chain { entries, head, bytes, failed: Vec::new() }, gaps)
 }
 
 #[cfg(test)]

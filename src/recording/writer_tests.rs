@@ -46,3 +46,39 @@ async fn a_recorded_call_verifies_and_has_the_calls_length() {
     let mid = &blocks[1].pcm;
     assert!(mid[0] != 0 && mid[1] != 0, "{:?}", &mid[..4]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_segment_that_cannot_be_written_is_a_signed_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = RecordingConfig { segment: Duration::from_secs(1), ..Default::default() };
+    let mut rec = Recorder::open(tmp.path(), config, None, RecorderHooks::default()).unwrap();
+    let id = "c0000000000f1";
+    let dir = store::call_dir(tmp.path(), id, 1_798_761_600_000);
+    let tap = rec.start(AnswerInfo { call_id: id.into(), caller: "1".into(), callee: "2".into(), answered_ms: 1_798_761_600_000, at: now(), codecs: Vec::new() }).unwrap();
+    // The directory appears from the blocking pool; a bounded wait on it.
+    for _ in 0..10_000 {
+        if dir.exists() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Segment 1's temporary path is taken by a directory: its write fails (as on a full disk).
+    std::fs::create_dir_all(dir.join("seg-000001.nrs.tmp")).unwrap();
+    for i in 0..150u32 {
+        tokio::time::advance(Duration::from_millis(20)).await;
+        tap.offer(0, now(), &pcma_packet(i as u16, i * 160, 1));
+    }
+    rec.finish(id, EndInfo { ended_ms: 1_798_761_603_000, ..Default::default() });
+    rec.shutdown(Duration::from_secs(5)).await;
+    let keys = Keys::load(tmp.path(), None).unwrap();
+    let (report, m) = store::verify(&dir, id, &SegmentKey::new(&keys.segment), &keys.public(), None);
+    assert!(report.ok(), "{:?}", report.problems);
+    let m = m.unwrap();
+    assert_eq!(m.segments.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 2]);
+    assert_eq!((m.state.as_str(), m.reason.as_deref()), ("incomplete", Some("write_failed")));
+    assert!(m.gaps.iter().any(|g| g.track == "all" && g.from_ms == 1000 && g.to_ms == 2000), "{:?}", m.gaps);
+    // Removing a listed segment afterwards is still caught.
+    std::fs::remove_file(dir.join("seg-000002.nrs")).unwrap();
+    let (report, _) = store::verify(&dir, id, &SegmentKey::new(&keys.segment), &keys.public(), None);
+    assert_eq!(report.first_bad_segment(), Some(2));
+}
