@@ -13,6 +13,7 @@
 //! or agent change can be added without changing the files: today two audio legs are mixed into
 //! a two-channel timeline (customer left, agent right).
 
+mod close;
 pub mod container;
 pub mod keys;
 pub mod manifest;
