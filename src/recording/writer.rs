@@ -94,6 +94,15 @@ impl Recorder {
         Ok(Recorder { ctx: Arc::new(ctx), active: HashMap::new(), closing: Vec::new() })
     }
 
+    /// Plugs in an RFC 3161 timestamping authority for the manifests of recordings started from
+    /// now on (before the first `start`, while no task shares the context).
+    pub fn with_timestamper(mut self, tsa: Arc<dyn ManifestTimestamper>) -> Recorder {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.tsa = Some(tsa);
+        }
+        self
+    }
+
     pub fn enabled(&self) -> bool {
         self.ctx.config.enabled
     }

@@ -82,3 +82,25 @@ async fn a_segment_that_cannot_be_written_is_a_signed_gap() {
     let (report, _) = store::verify(&dir, id, &SegmentKey::new(&keys.segment), &keys.public(), None);
     assert_eq!(report.first_bad_segment(), Some(2));
 }
+
+struct EchoTsa;
+
+impl ManifestTimestamper for EchoTsa {
+    fn timestamp(&self, digest: &[u8; 32]) -> Option<Vec<u8>> {
+        Some(digest.to_vec())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timestamping_authority_stamps_the_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = Recorder::open(tmp.path(), RecordingConfig::default(), None, RecorderHooks::default()).unwrap();
+    let mut rec = rec.with_timestamper(Arc::new(EchoTsa));
+    let id = "c0000000000d1";
+    rec.start(AnswerInfo { call_id: id.into(), caller: "1".into(), callee: "2".into(), answered_ms: 1_798_761_600_000, at: now(), codecs: Vec::new() }).unwrap();
+    rec.finish(id, EndInfo { ended_ms: 1_798_761_600_500, ..Default::default() });
+    rec.shutdown(Duration::from_secs(5)).await;
+    let dir = store::call_dir(tmp.path(), id, 1_798_761_600_000);
+    let sig: manifest::SignatureFile = serde_json::from_slice(&std::fs::read(dir.join(manifest::SIGNATURE_FILE)).unwrap()).unwrap();
+    assert_eq!(sig.rfc3161_token.as_deref(), Some(sig.manifest_sha256.as_str()));
+}
