@@ -8,6 +8,7 @@ pub mod dialplan;
 pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod recording;
 pub mod registrar;
 pub mod runtime;
 pub mod sip;

@@ -1,5 +1,6 @@
 //! The admin HTTP listener: `/metrics` (Prometheus), `/healthz`, and the JSON API the CLI uses.
 mod agents;
+mod recordings;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: 
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/calls/{id}", get(call_show))
         .route("/api/v1/calls/{id}/hangup", post(call_hangup))
+        .route("/api/v1/calls/{id}/tags", post(recordings::tag))
+        .route("/api/v1/recordings", get(recordings::list))
         .route("/api/v1/cdr", get(cdr))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/users", get(users_list).post(users_add))

@@ -69,6 +69,24 @@ pub trait MediaControl {
     fn stop_play(&mut self, id: MediaId, side: Side) {
         let _ = (id, side);
     }
+    /// The call was answered: its media from now on is the call's (the recorder starts here).
+    fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
+        let _ = (id, call);
+    }
+}
+
+/// A call at the moment it is answered, for the recorder.
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredCall<'a> {
+    pub call_id: &'a str,
+    pub caller: &'a str,
+    pub callee: &'a str,
+    /// Wall-clock time of the answer (the call record's `answered_at`).
+    pub unix_ms: i64,
+    /// Per side (caller, callee): the SDP whose payload types that side sends — the answer we
+    /// gave the caller, the callee's answer — with the relayed m-line's index (the recorder's
+    /// codecs; the two differ when the call is transcoded).
+    pub sdp: [Option<(&'a crate::sip::sdp::SessionDescription, usize)>; 2],
 }
 
 /// The result of checking a request's credentials.

@@ -13,6 +13,6 @@ mod tests;
 mod sdp_rewrite;
 
 pub use call::{CallDetail, CallInfo, CallState, CallSummary, LegInfo, LegStats, Side};
-pub use env::{AuthCheck, Env, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia};
+pub use env::{AnsweredCall, AuthCheck, Env, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia};
 pub use manager::{B2buaConfig, B2buaEvent, CallManager, Now};
 pub use node::{NodeEvent, SipNode};

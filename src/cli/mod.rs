@@ -8,6 +8,7 @@ mod client;
 mod dialplan;
 mod node;
 mod queues;
+mod recordings;
 mod run;
 mod table;
 mod users;
@@ -56,6 +57,8 @@ pub enum Command {
     Agents(agents::AgentsArgs),
     /// Queues: waiting calls, agents by state, service level; `show NAME` for intervals.
     Queues(queues::QueuesArgs),
+    /// Call recordings on this machine's data directory: list, verify, export, pubkey.
+    Recordings(recordings::RecordingsArgs),
     /// Work with dialplans without a running node.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Registrations => users::registrations(&cli),
         Command::Agents(args) => agents::agents(&cli, args),
         Command::Queues(args) => queues::queues(&cli, args),
+        Command::Recordings(args) => recordings::recordings(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub log: RawLog,
     pub dialplan: RawDialplan,
     pub acd: RawAcd,
+    pub recording: RawRecording,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +69,15 @@ pub struct RawCall {
 #[serde(deny_unknown_fields, default)]
 pub struct RawStorage {
     pub data_dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRecording {
+    pub enabled: Option<Spanned<bool>>,
+    pub key_file: Option<Spanned<String>>,
+    pub segment_s: Option<Spanned<u64>>,
+    pub queue_packets: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

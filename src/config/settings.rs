@@ -52,6 +52,8 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub redact: bool,
+    /// `[recording]`: on by default.
+    pub recording: crate::recording::RecordingConfig,
 }
 
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
@@ -254,6 +256,12 @@ impl Settings {
             }
         };
         let redact = raw.log.redact.as_ref().is_none_or(|r| *r.get_ref());
+        let recording = crate::recording::RecordingConfig {
+            enabled: raw.recording.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+            key_file: raw.recording.key_file.as_ref().map(|k| PathBuf::from(k.get_ref())),
+            segment: Duration::from_secs(c.count(&raw.recording.segment_s, "recording.segment_s", 4, 1..=30)),
+            queue: c.count(&raw.recording.queue_packets, "recording.queue_packets", 1024, 16..=65_536) as usize,
+        };
 
         if !c.errors.is_empty() {
             return Err(ConfigErrors(c.errors));
@@ -284,6 +292,7 @@ impl Settings {
             log_level,
             log_format,
             redact,
+            recording,
         })
     }
 }
@@ -334,6 +343,18 @@ mod tests {
         let o = Overrides { sip_listen: vec!["[::1]:5070".into()], ..Default::default() };
         let s = Settings::validate("t", "", RawConfig::default(), &o).unwrap();
         assert_eq!(s.sip_listen, vec!["[::1]:5070".parse().unwrap()]);
+    }
+
+    #[test]
+    fn recording_section_defaults_and_checks() {
+        let s = from_text("").unwrap();
+        assert!(s.recording.enabled);
+        assert_eq!(s.recording.segment, Duration::from_secs(4));
+        let s = from_text("[recording]\nenabled = false\nkey_file = \"/k\"\nsegment_s = 2\n").unwrap();
+        assert!(!s.recording.enabled);
+        assert_eq!(s.recording.key_file.as_deref(), Some(std::path::Path::new("/k")));
+        let e = from_text("[recording]\nsegment_s = 0\n").unwrap_err();
+        assert_eq!(e.0[0].field, "recording.segment_s");
     }
 
     #[test]

@@ -99,6 +99,8 @@ struct Shared {
     owner: AtomicU64,
     /// While transcoding: [packets, octets] sent to A and to B (the relay counts nothing then).
     sent: [[AtomicU64; 2]; 2],
+    /// The recorder's fork, set once when the call is answered (see `crate::recording::tap`).
+    tap: OnceLock<Arc<crate::recording::Tap>>,
 }
 
 impl Shared {
@@ -188,6 +190,7 @@ impl MediaEngine {
             owner: AtomicU64::new(0),
             sent: Default::default(),
             players: Default::default(),
+            tap: OnceLock::new(),
         });
         let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
         let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
@@ -238,6 +241,12 @@ impl MediaEngine {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
         s.shared.players.stop(side);
         Ok(())
+    }
+
+    /// Forks the session's accepted RTP to a recorder from now on; `false` if it already had one.
+    pub fn set_tap(&mut self, session: SessionId, tap: Arc<crate::recording::Tap>) -> Result<bool, MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        Ok(s.shared.tap.set(tap).is_ok())
     }
 
     /// A snapshot of the session's statistics.
@@ -425,27 +434,35 @@ fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: 
         // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
         // it is counted as malformed rather than forwarded truncated.
         let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
+        let at = now();
         if let Some(x) = xcode.as_deref_mut() {
             scratch.clear();
             scratch.extend_from_slice(data);
-            let now = now();
-            let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+            let verdict = shared.bridge().handle_packet(at, side, channel, from, data);
             count(side, result_index(verdict));
             if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
                 if channel == Channel::Rtcp || super::rtp::classify(scratch) == super::rtp::PacketKind::Rtcp {
                     x.on_rtcp(side, scratch);
                 } else {
-                    x.on_rtp(now, side, scratch);
+                    x.on_rtp(at, side, scratch);
+                    // The packet as the peer sent it (the recorder decodes by this side's codecs).
+                    if let Some(tap) = shared.tap.get() {
+                        tap.offer(side as u8, at, scratch);
+                    }
                 }
             }
             continue;
         }
-        let verdict = shared.bridge().handle_packet(now(), side, channel, from, data);
+        let verdict = shared.bridge().handle_packet(at, side, channel, from, data);
         count(side, result_index(verdict));
         if let Verdict::Forward { to, via } = verdict {
             if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
                 shared.send_failed.fetch_add(1, Relaxed);
                 count(side, 5);
+            }
+            // After the send: the fork adds nothing to the relayed packet's latency.
+            if let (Some(tap), Channel::Rtp) = (shared.tap.get(), channel) {
+                tap.offer(side as u8, at, data);
             }
         }
     }

@@ -260,6 +260,9 @@ impl Core {
                 break;
             }
         }
+        if let Some(r) = self.env.media.recorder.as_mut() {
+            r.shutdown(self.drain_timeout).await;
+        }
         if let Err(e) = self.storage.flush().await {
             tracing::warn!(error = %e, "call records left in the journal at shutdown; they are written at the next start");
         }
@@ -488,6 +491,9 @@ impl Core {
                     talk_ms = summary.answered_ms.map(|a| summary.ended_ms - a),
                     "call ended"
                 );
+                if let Some(r) = self.env.media.recorder.as_mut() {
+                    r.finish(&summary.id, crate::recording::writer::end_of(&summary));
+                }
                 if let Err(e) = self.storage.submit_cdr(records::cdr_of(&summary)) {
                     tracing::error!(error = %e, call = %summary.id, "call record could not be stored or journalled");
                 }

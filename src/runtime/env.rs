@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::outbound::local_addr_for;
-use crate::b2bua::{AuthCheck, Env, LegStats, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia, Side};
+use crate::b2bua::{AnsweredCall, AuthCheck, Env, LegStats, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia, Side};
 use crate::dialplan::Dialplan;
 use crate::media::engine::{MediaEngine, SessionId};
 use crate::media::relay::{Remote, Side as MediaSide};
@@ -22,6 +22,8 @@ pub struct EngineMedia {
     pub prompts: std::sync::Arc<super::core::acd_calls::PromptLibrary>,
     /// Seeds each player's SSRC, sequence and timestamp.
     pub seed: u64,
+    /// `None` when recording is disabled.
+    pub recorder: Option<crate::recording::Recorder>,
 }
 
 pub(super) fn media_side(side: Side) -> MediaSide {
@@ -82,6 +84,23 @@ impl MediaControl for EngineMedia {
 
     fn play(&mut self, id: MediaId, side: Side, codec: PromptCodec, prompts: Vec<PromptRef>, then: Option<PromptRef>) -> std::time::Duration {
         super::core::acd_calls::play(self, id, side, codec, &prompts, then.as_ref())
+    }
+
+    fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
+        let Some(recorder) = self.recorder.as_mut() else { return };
+        let info = crate::recording::AnswerInfo {
+            call_id: call.call_id.to_owned(),
+            caller: call.caller.to_owned(),
+            callee: call.callee.to_owned(),
+            answered_ms: call.unix_ms,
+            at: tokio::time::Instant::now().into_std(),
+            codecs: call.sdp.map(|s| s.map(|(sdp, m)| crate::recording::mixer::codecs_of(sdp, m)).unwrap_or_default()),
+        };
+        if let Some(tap) = recorder.start(info) {
+            if self.engine.set_tap(SessionId(id.0), tap).is_err() {
+                tracing::debug!(call = call.call_id, "call answered on a closed media session");
+            }
+        }
     }
 
     fn stop_play(&mut self, id: MediaId, side: Side) {

@@ -46,6 +46,9 @@ pub enum StartError {
     /// The authentication settings cannot work.
     #[error("authentication settings: {0}")]
     Auth(String),
+    /// The recorder's keys could not be loaded or created.
+    #[error("recording: {0}")]
+    Recording(crate::recording::RecordingError),
     /// The media engine could not start (bad port range or bind address).
     #[error("media engine: {0}")]
     Media(String),
@@ -107,6 +110,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
+    let recorder = crate::recording::writer::open_for_node(&settings, &storage).await.map_err(StartError::Recording)?;
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
     // Prompts sit next to the queues file: config/prompts/<lang>/<name>.wav.
     let prompts_dir = settings.queues_file.parent().unwrap_or(std::path::Path::new(".")).join("prompts");
@@ -124,7 +128,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let registrar = crate::registrar::Registrar::new(crate::registrar::RegistrarConfig { realm: settings.realm.clone(), ..Default::default() });
     let mut env = env::RuntimeEnv {
         dialplan,
-        media: env::EngineMedia { engine, prompts, seed: core::random_seed() },
+        media: env::EngineMedia { engine, prompts, seed: core::random_seed(), recorder },
         sip_addrs: sip_addrs.clone(),
         registrar,
         auth,

@@ -36,6 +36,7 @@
 mod agents;
 mod cdr;
 mod journal;
+mod recordings;
 mod sqlite;
 mod users;
 mod writer;
@@ -45,6 +46,7 @@ mod tests;
 
 pub use agents::{format_skills, parse_queues, parse_skills, AgentChange, AgentRecord};
 pub use cdr::{CdrRecord, EndedBy, LegMediaStats, Outcome};
+pub use recordings::{RecordingFilter, RecordingIndex, RecordingRow};
 pub use users::{
     ha1_md5, ha1_sha256, validate_id, validate_password, UserCredentials, UserInfo, MAX_ID_LEN, MIN_PASSWORD_LEN,
 };

@@ -16,6 +16,7 @@ use super::{CdrRecord, EndedBy, Outcome, StorageError, UserCredentials, UserInfo
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "cdr and users", include_str!("migrations/0001_cdr_and_users.sql")),
     (2, "acd", include_str!("migrations/0002_acd.sql")),
+    (3, "recordings", include_str!("migrations/0003_recordings.sql")),
 ];
 
 /// Serves [`MIGRATIONS`] to sqlx's migrator without the proc-macro crate (see the commit that
@@ -209,7 +210,7 @@ impl SqliteBackend {
             .collect()
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 }

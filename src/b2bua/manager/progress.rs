@@ -5,7 +5,7 @@ use super::setup::sdp_body;
 use super::{CallManager, Now, Purpose, TimerKind};
 use crate::b2bua::call::{CallState, Pending2xx, Side};
 use crate::b2bua::cause;
-use crate::b2bua::env::Env;
+use crate::b2bua::env::{AnsweredCall, Env};
 use crate::b2bua::{negotiate, sdp_rewrite};
 use crate::media::transcode::MediaPlan;
 use crate::sip::dialog::{Dialog, DialogState};
@@ -288,8 +288,21 @@ impl CallManager {
             (call.a_invite_tx, self.config.t1)
         };
         let _ = txl.respond(now.instant, tx, r.clone());
+        self.announce_answered(now, key, None, env);
         self.start_2xx(now, key, Side::A, tx, r, t1);
         self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
+    }
+
+    /// Tells the media side the call is answered (the recorder starts); `agent` for a queued call.
+    pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, env: &mut dyn Env) {
+        let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
+        let relay = call.relay;
+        let a = call.a.local_sdp.as_ref().zip(relay);
+        let b = call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay);
+        let sdp = [a, b];
+        let callee = agent.unwrap_or(&call.decision.called);
+        let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee, unix_ms: now.unix_ms, sdp };
+        env.media().answered(m, &info);
     }
 
     pub(super) fn send_b_ack(&mut self, key: u64, txl: &mut TransactionLayer) {

@@ -1,0 +1,261 @@
+//! The hash chain over segment files and the signed manifest that closes a recording.
+//!
+//! `segment_hash = SHA-256(file bytes)` (the encrypted file, so anyone holding the public key can
+//! check the chain without the segment key) and
+//! `link_i = SHA-256(link_{i-1} | i as u32 LE | segment_hash_i)`, starting from
+//! `link_{-1} = SHA-256("ncgw-recording-chain-v1\0" | call id)`. The manifest lists every
+//! segment's hash and link, the chain head and the call's metadata; `manifest.sig` holds the
+//! node's Ed25519 signature over the exact bytes of `manifest.json` and, when a timestamping
+//! authority is configured, its RFC 3161 token over the manifest's SHA-256.
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::keys::hex;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const SIGNATURE_FILE: &str = "manifest.sig";
+
+pub fn genesis(call_id: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"ncgw-recording-chain-v1\0");
+    h.update(call_id.as_bytes());
+    h.finalize().into()
+}
+
+pub fn segment_hash(file: &[u8]) -> [u8; 32] {
+    Sha256::digest(file).into()
+}
+
+pub fn link(prev: &[u8; 32], index: u32, segment: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(index.to_le_bytes());
+    h.update(segment);
+    h.finalize().into()
+}
+
+/// A stretch of the timeline where the recorder lost packets (its queue was full).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// "customer" (side A) or "agent" (side B).
+    pub track: String,
+    /// Offsets from the start of the recording.
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub packets: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    pub index: u32,
+    pub file: String,
+    pub bytes: u64,
+    pub frames: u64,
+    pub sha256: String,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// "customer" or "agent".
+    pub role: String,
+    /// The agent's id, or `hmac-sha256:<hex>` of the customer's number (keyed with the segment key).
+    pub id: String,
+}
+
+/// What a recording is, as signed by the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub call_id: String,
+    /// The node's public key (hex) that signs this manifest.
+    pub node_key: String,
+    pub participants: Vec<Participant>,
+    pub agent: Option<String>,
+    pub queue: Option<String>,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: u64,
+    pub sample_rate: u32,
+    pub channels: u32,
+    /// "customer" is the left channel, "agent" the right.
+    pub channel_layout: Vec<String>,
+    pub segments: Vec<SegmentEntry>,
+    pub chain_head: String,
+    pub tags: BTreeMap<String, String>,
+    pub gaps: Vec<Gap>,
+    pub dropped_packets: u64,
+    /// "complete" or "incomplete".
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// The contents of `manifest.sig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureFile {
+    pub algorithm: String,
+    pub public_key: String,
+    pub signature: String,
+    /// SHA-256 of `manifest.json` (hex).
+    pub manifest_sha256: String,
+    /// RFC 3161 TimeStampToken (DER, hex) over `manifest_sha256`, when a TSA is configured.
+    pub rfc3161_token: Option<String>,
+}
+
+/// The RFC 3161 hook: a timestamping authority's token over the manifest's SHA-256.
+/// The node has no TSA client yet; a deployment plugs one in here.
+pub trait ManifestTimestamper: Send + Sync {
+    /// A DER TimeStampToken, or `None` when the authority could not be reached (the manifest is
+    /// still signed by the node).
+    fn timestamp(&self, manifest_sha256: &[u8; 32]) -> Option<Vec<u8>>;
+}
+
+/// Serialises and signs a manifest: returns the bytes of `manifest.json` and `manifest.sig`.
+pub fn sign(manifest: &Manifest, key: &SigningKey, tsa: Option<&dyn ManifestTimestamper>) -> (Vec<u8>, Vec<u8>) {
+    let mut body = serde_json::to_vec_pretty(manifest).unwrap_or_default();
+    body.push(b'\n');
+    let digest: [u8; 32] = Sha256::digest(&body).into();
+    let signature = key.sign(&body);
+    let sig = SignatureFile {
+        algorithm: "ed25519".into(),
+        public_key: hex(key.verifying_key().as_bytes()),
+        signature: hex(&signature.to_bytes()),
+        manifest_sha256: hex(&digest),
+        rfc3161_token: tsa.and_then(|t| t.timestamp(&digest)).map(|t| hex(&t)),
+    };
+    let mut sig_bytes = serde_json::to_vec_pretty(&sig).unwrap_or_default();
+    sig_bytes.push(b'\n');
+    (body, sig_bytes)
+}
+
+/// Why a manifest's signature does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    #[error("manifest.sig is unreadable: {0}")]
+    Unreadable(String),
+    #[error("manifest signed by another key ({0})")]
+    OtherKey(String),
+    #[error("signature does not match manifest.json (the manifest was edited)")]
+    Mismatch,
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
+/// Checks `manifest.sig` against the exact bytes of `manifest.json` and the node's key.
+pub fn check_signature(manifest: &[u8], sig: &[u8], key: &VerifyingKey) -> Result<(), SignatureError> {
+    let s: SignatureFile = serde_json::from_slice(sig).map_err(|e| SignatureError::Unreadable(e.to_string()))?;
+    if s.public_key != hex(key.as_bytes()) {
+        return Err(SignatureError::OtherKey(s.public_key));
+    }
+    let bytes = unhex(&s.signature).ok_or_else(|| SignatureError::Unreadable("signature is not hex".into()))?;
+    let arr: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Unreadable("signature is not 64 bytes".into()))?;
+    key.verify(manifest, &Signature::from_bytes(&arr)).map_err(|_| SignatureError::Mismatch)
+}
+
+/// 32 bytes from 64 hex digits.
+pub fn unhex_32(s: &str) -> Option<[u8; 32]> {
+    unhex(s)?.try_into().ok()
+}
+
+/// RFC 3339 UTC (millisecond precision) of a unix time in milliseconds.
+pub fn utc(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let ms = unix_ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (proleptic Gregorian).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            version: 1,
+            call_id: "c1".into(),
+            node_key: String::new(),
+            participants: vec![Participant { role: "agent".into(), id: "1001".into() }],
+            agent: Some("1001".into()),
+            queue: Some("sales".into()),
+            started_ms: 0,
+            ended_ms: 1000,
+            started_at: utc(0),
+            ended_at: utc(1000),
+            duration_ms: 1000,
+            sample_rate: 8000,
+            channels: 2,
+            channel_layout: vec!["customer".into(), "agent".into()],
+            segments: Vec::new(),
+            chain_head: hex(&genesis("c1")),
+            tags: BTreeMap::from([("serial".to_owned(), "B-1".to_owned())]),
+            gaps: Vec::new(),
+            dropped_packets: 0,
+            state: "complete".into(),
+            reason: None,
+        }
+    }
+
+    struct FixedTsa;
+    impl ManifestTimestamper for FixedTsa {
+        fn timestamp(&self, d: &[u8; 32]) -> Option<Vec<u8>> {
+            Some(d[..4].to_vec())
+        }
+    }
+
+    #[test]
+    fn signed_manifest_verifies_and_edits_are_caught() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let (body, sig) = sign(&manifest(), &key, Some(&FixedTsa));
+        assert_eq!(check_signature(&body, &sig, &key.verifying_key()), Ok(()));
+        let parsed: SignatureFile = serde_json::from_slice(&sig).unwrap();
+        assert_eq!(parsed.rfc3161_token.as_deref(), Some(&parsed.manifest_sha256[..8]));
+        let edited = String::from_utf8(body.clone()).unwrap().replace("B-1", "B-2");
+        assert_eq!(check_signature(edited.as_bytes(), &sig, &key.verifying_key()), Err(SignatureError::Mismatch));
+        let other = SigningKey::from_bytes(&[6; 32]).verifying_key();
+        assert!(matches!(check_signature(&body, &sig, &other), Err(SignatureError::OtherKey(_))));
+        assert!(matches!(check_signature(&body, b"{}", &key.verifying_key()), Err(SignatureError::Unreadable(_))));
+    }
+
+    #[test]
+    fn chain_depends_on_order_and_content() {
+        let (a, b) = (segment_hash(b"one"), segment_hash(b"two"));
+        let g = genesis("c");
+        let ab = link(&link(&g, 0, &a), 1, &b);
+        let ba = link(&link(&g, 0, &b), 1, &a);
+        assert_ne!(ab, ba);
+        assert_ne!(genesis("c"), genesis("d"));
+    }
+
+    #[test]
+    fn utc_formats_known_dates() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(1_798_761_600_123), "2027-01-01T00:00:00.123Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
