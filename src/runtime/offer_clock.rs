@@ -1,8 +1,8 @@
 //! Wall-clock measurement of `ncgw_acd_offer_latency_seconds`: from the moment the input that
 //! freed an agent (wrap-up timer, login command, registration with `auto_login`, the agent's
-//! BYE with no wrap-up, back from a break) or returned a call from a failed offer reaches the
-//! core, to the moment the INVITE offering a waiting call is handed to the transport. The ACD core
-//! stays clock-free; only this runtime layer reads the clock.
+//! BYE with no wrap-up, back from a break) or returned a call from a failed or withdrawn offer
+//! reaches the core, to the moment the INVITE offering a waiting call is handed to the
+//! transport. The ACD core stays clock-free; only this runtime layer reads the clock.
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -42,6 +42,10 @@ impl OfferClock {
         match ev {
             AcdEvent::AgentState { agent, state: AgentState::Available } => {
                 self.freed.insert(agent.clone());
+            }
+            // Ring timeout, or the agent logged out or took a break: the call is back.
+            AcdEvent::OfferWithdrawn { call, .. } => {
+                self.returned.insert(*call);
             }
             AcdEvent::Offer { call, agent, queue } if self.freed.contains(agent) || self.returned.contains(call) => {
                 self.pending.push((queue.clone(), self.input_at.unwrap_or(now)));
@@ -89,6 +93,12 @@ mod tests {
         let got = c.sent(t0 + Duration::from_secs(5) + Duration::from_millis(1));
         assert_eq!(got.len(), 1);
         assert!((got[0].1 - 0.001).abs() < 1e-9, "{got:?}");
+
+        // A ring timeout withdraws call 5 from agent a; it goes to idle agent b.
+        c.input(t0 + Duration::from_secs(20));
+        c.acd_event(&AcdEvent::OfferWithdrawn { call: CallKey(5), agent: "a".into() }, t0 + Duration::from_secs(20));
+        c.acd_event(&offer(5, "b"), t0 + Duration::from_secs(20));
+        assert_eq!(c.sent(t0 + Duration::from_secs(21)).len(), 1);
 
         // The next input forgets who was freed before.
         c.input(t0 + Duration::from_secs(6));

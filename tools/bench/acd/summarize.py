@@ -127,7 +127,7 @@ def ms(x):
 
 
 def main():
-    (work, commit, agents, callers, rate, talk_ms, wrap_s, uac_rc, uas_rc, load_start, load_end, cpus, sipp_ver, elapsed) = sys.argv[1:15]
+    (work, commit, agents, callers, rate, talk_ms, wrap_s, uac_rc, uas_rc, load_start, load_end, cpus, sipp_ver, elapsed, ncgw_cpu) = sys.argv[1:16]
     wrap = float(wrap_s)
     b0, s0, n0 = buckets(f"{work}/metrics.before")
     b1, s1, n1 = buckets(f"{work}/metrics.after")
@@ -147,6 +147,7 @@ def main():
             samples.append([float(x) for x in p])
     peak_wait = max((s[1] for s in samples), default=0)
     peak_long = max((s[2] for s in samples), default=0)
+    neg = sum(1 for g in gaps if g < 0)
     cap = int(agents) / (int(talk_ms) / 1000 + wrap)
     target = "met" if h99 is not None and within5 >= 0.99 * n and (w99 is None or w99 <= 0.005) else "NOT met"
 
@@ -156,7 +157,7 @@ def main():
     print(f"""# ACD end-to-end benchmark: agent available -> offer
 
 Reproduce: `tools/bench/acd/run.sh` (as here: `AGENTS={agents} CALLERS={callers} RATE={rate} TALK_MS={talk_ms} WRAP_S={wrap_s}`).
-Commit {commit}; {cpus} CPUs; SIPp {sipp_ver}; run took {elapsed} s; load average (1/5/15 min) {load_start} at the start, {load_end} at the end
+Commit {commit}; {cpus} CPUs; SIPp {sipp_ver}; run took {elapsed} s; ncgw used {ncgw_cpu} of calls; load average (1/5/15 min) {load_start} at the start, {load_end} at the end
 (the machine is shared with other builds; a load above {cpus} means ncgw and SIPp competed for the CPUs).
 
 Setup: one release `ncgw run` on 127.0.0.1 with queue `bench` (wrap-up {wrap_s} s, auto_login); {agents} agents added with
@@ -177,7 +178,7 @@ available while calls wait: those are the offers measured.
 
 Offers within 5 ms by the histogram: {within5:.0f} of {n}. Target (p99 <= 5 ms by the histogram and on the wire): {target}.
 The wire figure includes the wrap-up timer's granularity (tokio timers fire on a 1 ms tick, so up to ~1 ms late) and
-SIPp's receive loop; agents freed while nobody waited ({idle}, e.g. the first {agents} calls' agents at the end) are left out of it.
+SIPp's receive loop ({neg} gaps came out negative: SIPp read the 200 late, i.e. SIPp itself was short of CPU); agents freed while nobody waited ({idle}, e.g. the first {agents} calls' agents at the end) are left out of it.
 Histogram buckets (cumulative, this run): {", ".join(f"<= {le * 1000:g} ms: {cum[le]:.0f}" for le in sorted(cum) if le != float("inf"))}.
 
 ## Calls
