@@ -187,7 +187,7 @@ impl AcdMetrics {
                 registry,
                 HistogramVec::new(
                     HistogramOpts::new("ncgw_acd_offer_latency_seconds", "Time from an agent becoming available to the offer of a waiting call")
-                        .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+                        .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
                     &["queue"],
                 )
                 .expect("metric definition is valid"),

@@ -67,6 +67,21 @@ pub(in crate::runtime) fn play(m: &mut EngineMedia, id: MediaId, side: Side, cod
 }
 
 impl Core {
+    /// The time an input reaches the core, noted for the offer latency.
+    pub(super) fn input_now(&mut self) -> Now {
+        let n = super::now();
+        self.offer_clock.input(n.instant);
+        n
+    }
+
+    /// Every message queued for the transport has been handed to it: the offers made since are
+    /// on the wire, their latency is observed.
+    pub(super) fn offers_sent(&mut self) {
+        for (queue, secs) in self.offer_clock.sent(super::now().instant) {
+            crate::metrics::acd_offer_latency(&queue, secs);
+        }
+    }
+
     /// ACD timers due at `now`.
     pub(super) fn acd_timeout(&mut self, now: Now) {
         self.acd.handle_timeout(now.instant, now.unix_ms / 1000);
@@ -75,6 +90,9 @@ impl Core {
     /// The ACD's part of a call event; `true` when the event was only for the ACD.
     pub(super) fn acd_node_event(&mut self, now: Now, ev: &B2buaEvent) -> bool {
         let only_acd = matches!(ev, B2buaEvent::Queued { .. } | B2buaEvent::AgentAnswered { .. } | B2buaEvent::AgentFailed { .. } | B2buaEvent::Abandoned { .. } | B2buaEvent::AgentCallEnded { .. });
+        if let B2buaEvent::AgentFailed { call, .. } = ev {
+            self.offer_clock.returned(*call);
+        }
         if only_acd {
             self.node.calls.acd_feed(now, ev, &mut self.acd, &mut self.node.txl, &mut self.env);
             self.node.process(now, &mut self.env);
@@ -95,6 +113,7 @@ impl Core {
             progressed = true;
         }
         for ev in other {
+            self.offer_clock.acd_event(&ev, now.instant);
             match ev {
                 AcdEvent::AgentState { agent, state } => tracing::info!(agent = %agent, state = state.name(), "agent state"),
                 AcdEvent::CallOutcome { call, queue, agent, wait, outcome } => {

@@ -171,6 +171,8 @@ pub(super) struct Core {
     /// Agents log in and out with their registrations (`auto_login` in the queues file).
     acd_auto_login: bool,
     acd_metrics: acd_admin::AcdMetricsState,
+    /// Times agent-available → offer on the wall clock (`ncgw_acd_offer_latency_seconds`).
+    offer_clock: super::offer_clock::OfferClock,
 }
 
 fn now() -> Now {
@@ -222,6 +224,7 @@ impl Core {
             acd_auto_login: parts.acd_auto_login,
             acd: parts.acd,
             acd_metrics: Default::default(),
+            offer_clock: Default::default(),
         }
     }
 
@@ -231,11 +234,20 @@ impl Core {
             let deadline = [self.node.poll_timeout(), self.env.poll_timeout(), self.acd.poll_timeout()].into_iter().flatten().min().map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
             tokio::select! {
-                Some(ev) = inbound.recv() => self.on_inbound(now(), ev),
-                Some(cmd) = commands.recv() => self.on_command(now(), cmd),
-                Some(ev) = media.recv() => self.on_media(now(), ev),
+                Some(ev) = inbound.recv() => {
+                    let n = self.input_now();
+                    self.on_inbound(n, ev)
+                }
+                Some(cmd) = commands.recv() => {
+                    let n = self.input_now();
+                    self.on_command(n, cmd)
+                }
+                Some(ev) = media.recv() => {
+                    let n = self.input_now();
+                    self.on_media(n, ev)
+                }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    let n = now();
+                    let n = self.input_now();
                     self.env.handle_timeout(n.instant);
                     self.acd_timeout(n);
                     self.node.handle_timeout(n, &mut self.env);
@@ -437,6 +449,7 @@ impl Core {
                 progressed = true;
                 self.send(t.to, t.message);
             }
+            self.offers_sent();
             while let Some(ev) = self.node.poll_event() {
                 progressed = true;
                 if let NodeEvent::Call(c) = &ev {

@@ -4,6 +4,7 @@
 mod acd_admin;
 mod core;
 mod env;
+mod offer_clock;
 mod outbound;
 mod records;
 

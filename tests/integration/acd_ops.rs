@@ -19,13 +19,13 @@ fn ncgw(args: &[&str]) -> (i32, String, String) {
 }
 
 /// Runs `ncgw ARGS --admin NODE` on a blocking thread.
-async fn cli(node: &TestNode, args: &[&str]) -> (i32, String, String) {
+pub(super) async fn cli(node: &TestNode, args: &[&str]) -> (i32, String, String) {
     let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     a.extend(["--admin".to_owned(), node.admin.to_string()]);
     tokio::task::spawn_blocking(move || ncgw(&a.iter().map(String::as_str).collect::<Vec<_>>())).await.expect("cli task")
 }
 
-async fn json(node: &TestNode, args: &[&str]) -> Value {
+pub(super) async fn json(node: &TestNode, args: &[&str]) -> Value {
     let mut a = args.to_vec();
     a.push("--json");
     let (code, out, err) = cli(node, &a).await;
@@ -33,11 +33,11 @@ async fn json(node: &TestNode, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} prints JSON ({e}): {out}"))
 }
 
-fn agent<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
+pub(super) fn agent<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
     list["agents"].as_array()?.iter().find(|a| a["id"] == id)
 }
 
-fn queue<'a>(list: &'a Value, name: &str) -> &'a Value {
+pub(super) fn queue<'a>(list: &'a Value, name: &str) -> &'a Value {
     list["queues"].as_array().and_then(|l| l.iter().find(|q| q["name"] == name)).unwrap_or_else(|| panic!("queue {name} in {list}"))
 }
 

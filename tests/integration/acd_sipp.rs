@@ -1,10 +1,12 @@
 //! Agent queues end to end: SIPp agents register with digest auth (and are logged in by it),
 //! SIPp callers dial 95555; the test checks who answers whom and in what order, the abandoned
-//! caller, RTP both ways, the call records, and that a waiting caller hears real prompt audio.
+//! caller, RTP both ways, the call records, that a waiting caller hears real prompt audio, and
+//! the live numbers `ncgw queues` / `ncgw agents --json` show meanwhile.
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::acd_ops::{agent as agent_in, json, queue};
 use super::harness::{admin_get, free_port, wait_udp_bound, wait_until, TestNode};
 use super::sipp::Sipp;
 
@@ -14,7 +16,7 @@ auto_login = true
 [[queue]]
 name = "general"
 ring_timeout_s = 10
-wrap_up_s = 1
+wrap_up_s = 2
 position_every_s = 5
 
 [[agent]]
@@ -149,7 +151,7 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
     let x = caller(&node, X, 6000);
     wait_calls(&node, 1).await;
     // While 1001 is busy: a normal caller, an elderly one, one who gives up, one who signs.
-    let n = caller(&node, N, 10_000);
+    let n = caller(&node, N, 11_000);
     wait_calls(&node, 2).await;
     let e = caller(&node, E, 10_000);
     wait_calls(&node, 3).await;
@@ -159,12 +161,41 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
     let heard = tokio::spawn(listen(sink, stopped));
     let h = tokio::spawn(Sipp::new(Some(node.sip), "acd/uac_queue_abandon.xml").args(&["-s", "95555", "-m", "1", "-key", "caller", H, "-key", "sink", &sink_port, "-d", "1500"]).run());
     wait_calls(&node, 4).await;
-    let s = caller(&node, S, 14_000);
+    let s = caller(&node, S, 15_000);
     wait_calls(&node, 5).await;
+    // Live numbers while 1001 talks to X and N, E, S wait (H gives up after 1.5 s); 1002 is not
+    // registered yet.
+    let nd = &node;
+    let q = wait_until("3 waiting, 1 abandoned, 1001 on a call", Duration::from_secs(8), move || async move {
+        let g = queue(&json(nd, &["queues"]).await, "general").clone();
+        (g["waiting"] == 3 && g["abandoned"] == 1 && g["agents"]["on_call"] == 1).then_some(g)
+    })
+    .await;
+    assert!(q["longest_wait_s"].as_f64().is_some_and(|w| w > 0.0), "the longest wait grows: {q}");
+    assert_eq!(q["agents"], serde_json::json!({ "available": 0, "offered": 0, "on_call": 1, "wrap_up": 0, "break": 0 }), "{q}");
+    assert_eq!((q["ringing"].as_u64(), q["offered"].as_u64(), q["answered"].as_u64()), (Some(0), Some(5), Some(1)), "{q}");
+    let shown = json(&node, &["queues", "show", "general"]).await;
+    assert_eq!((shown["queue"]["waiting"].as_u64(), shown["queue"]["abandoned"].as_u64()), (Some(3), Some(1)), "{shown}");
+    let now = json(&node, &["agents"]).await;
+    let x_key = agent_in(&now, "1001").and_then(|a| (a["state"] == "on_call").then(|| a["call"].as_u64()).flatten()).unwrap_or_else(|| panic!("1001 on a call: {now}"));
+    let a2 = agent_in(&now, "1002").unwrap_or_else(|| panic!("1002 listed: {now}"));
+    assert_eq!((a2["state"].as_str(), a2["call"].as_u64()), (Some("logged_out"), None), "{a2}");
     // Agent 1002 (signs) comes in: it takes the elderly caller although N waited longer. Then
     // 1001 (free after X, ~9 s) takes N, and 1002 (free after E, ~13 s) the signing caller S.
     // The margins are seconds, so a slow machine does not change who answers whom.
     let agent2 = agent(&node, dir.path(), "1002", free_port(), 2).await;
+    // 1002 logged in on registration and took E: both agents talk, N and S wait.
+    let q = wait_until("1002 on a call", Duration::from_secs(8), move || async move {
+        let g = queue(&json(nd, &["queues"]).await, "general").clone();
+        (g["agents"]["on_call"] == 2).then_some(g)
+    })
+    .await;
+    assert_eq!((q["waiting"].as_u64(), q["agents"]["available"].as_u64(), q["answered"].as_u64()), (Some(2), Some(0), Some(2)), "{q}");
+    let now = json(&node, &["agents"]).await;
+    let call_of = |id: &str| agent_in(&now, id).map(|a| (a["state"].as_str().unwrap_or_default().to_owned(), a["call"].as_u64()));
+    assert_eq!(call_of("1001"), Some(("on_call".into(), Some(x_key))), "1001 still has X: {now}");
+    // Call keys are given in arrival order: X, N, E, H, S.
+    assert_eq!(call_of("1002"), Some(("on_call".into(), Some(x_key + 2))), "1002 has E: {now}");
 
     let h = h.await.unwrap();
     let _ = stop.send(());
@@ -177,6 +208,27 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
         let r = run.await.unwrap();
         assert_eq!(r.code, Some(0), "caller {who}\n{}\n{}", r.errors, r.messages);
     }
+    // S hung up last: 1002 wraps up (2 s), 1001 is free again.
+    let q = wait_until("1002 in wrap-up", Duration::from_secs(2), move || async move {
+        let g = queue(&json(nd, &["queues"]).await, "general").clone();
+        (g["agents"]["wrap_up"] == 1).then_some(g)
+    })
+    .await;
+    assert_eq!((q["agents"]["available"].as_u64(), q["agents"]["on_call"].as_u64(), q["waiting"].as_u64()), (Some(1), Some(0), Some(0)), "{q}");
+    let now = json(&node, &["agents"]).await;
+    for (id, state) in [("1001", "available"), ("1002", "wrap_up")] {
+        let a = agent_in(&now, id).unwrap_or_else(|| panic!("{id} listed: {now}"));
+        assert_eq!((a["state"].as_str(), a["call"].as_u64()), (Some(state), None), "{a}");
+    }
+    let q = wait_until("both agents available", Duration::from_secs(5), move || async move {
+        let g = queue(&json(nd, &["queues"]).await, "general").clone();
+        (g["agents"]["available"] == 2).then_some(g)
+    })
+    .await;
+    let counts = |q: &Value| ["offered", "answered", "abandoned", "overflowed", "timed_out", "waiting", "ringing"].map(|k| q[k].as_u64().unwrap_or(u64::MAX));
+    assert_eq!(counts(&q), [5, 4, 1, 0, 0, 0, 0], "offered, answered, abandoned, overflowed, timed out, waiting, ringing: {q}");
+    let shown = json(&node, &["queues", "show", "general"]).await;
+    assert_eq!(counts(&shown["queue"]), [5, 4, 1, 0, 0, 0, 0], "{shown}");
     agent1.await.unwrap().assert_ok();
     agent2.await.unwrap().assert_ok();
 
@@ -203,5 +255,55 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
         assert!(a["packets_in"].as_u64() > Some(0) && b["packets_out"].as_u64() > Some(0), "caller → agent RTP: {c}");
         assert!(b["packets_in"].as_u64() > Some(0) && a["packets_out"].as_u64() > Some(0), "agent → caller RTP: {c}");
     }
+    node.stop().await;
+}
+
+/// `ncgw_acd_offer_latency_seconds{queue}` count for `queue` in the node's /metrics.
+async fn offer_latency_count(node: &TestNode, queue: &str) -> u64 {
+    let (_, text) = admin_get(node.admin, "/metrics").await;
+    let series = format!("ncgw_acd_offer_latency_seconds_count{{queue=\"{queue}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The agent-available → offer latency is measured on the real path: an agent back from a
+/// break with a caller waiting, then the same agent at the end of its wrap-up with the next
+/// caller waiting. (The queue's name is this test's own: the metrics are process-wide.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acd_offer_latency_is_observed_when_an_agent_becomes_available() {
+    const LQ: &str = "auto_login = true\n\n[[queue]]\nname = \"latency\"\nwrap_up_s = 1\n\n[[agent]]\nid = \"3101\"\nskills = [\"retail:1\"]\n";
+    const LPLAN: &str = "[[rule]]\nname = \"hotline\"\nto = \"95555\"\nqueue = \"latency\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let queues = dir.path().join("queues.toml");
+    std::fs::write(&queues, LQ).unwrap();
+    let q = queues.clone();
+    let node = TestNode::with_plan(LPLAN, move |s| {
+        s.queues_file = q;
+        s.auth_algorithms = vec![ncgw::sip::auth::Algorithm::Md5, ncgw::sip::auth::Algorithm::Sha256];
+    })
+    .await;
+    add_user(&node, "3101", "secret3101").await;
+    let agent_run = agent(&node, dir.path(), "3101", free_port(), 2).await;
+    let (code, _, err) = super::acd_ops::cli(&node, &["agents", "state", "3101", "break", "--reason", "coffee"]).await;
+    assert_eq!(code, 0, "{err}");
+    let before = offer_latency_count(&node, "latency").await;
+    let nd = &node;
+    let waiting = |n: u64| move || async move { (queue(&json(nd, &["queues"]).await, "latency")["waiting"] == n).then_some(()) };
+    let first = caller(&node, "+8613900000011", 3000);
+    wait_until("the first caller waiting", Duration::from_secs(10), waiting(1)).await;
+    let second = caller(&node, "+8613900000012", 8000);
+    wait_until("2 callers waiting", Duration::from_secs(10), waiting(2)).await;
+    assert_eq!(offer_latency_count(&node, "latency").await, before, "nothing offered while the agent is on break");
+    // Back from the break: the first caller is offered at once.
+    let (code, _, err) = super::acd_ops::cli(&node, &["agents", "state", "3101", "available"]).await;
+    assert_eq!(code, 0, "{err}");
+    wait_until("one offer latency observed", Duration::from_secs(5), move || async move { (offer_latency_count(nd, "latency").await == before + 1).then_some(()) }).await;
+    // The first call ends, wrap-up (1 s) ends, and the second caller is offered.
+    first.await.unwrap().assert_ok();
+    wait_until("a second offer latency observed", Duration::from_secs(10), move || async move { (offer_latency_count(nd, "latency").await == before + 2).then_some(()) }).await;
+    second.await.unwrap().assert_ok();
+    agent_run.await.unwrap().assert_ok();
+    let (_, text) = admin_get(node.admin, "/metrics").await;
+    let sum: f64 = text.lines().find_map(|l| l.strip_prefix("ncgw_acd_offer_latency_seconds_sum{queue=\"latency\"} ")).and_then(|v| v.trim().parse().ok()).expect("a sum");
+    assert!(sum > 0.0 && sum < 1.0, "two offers, each well under a second after the agent was free: {sum} s");
     node.stop().await;
 }

@@ -242,20 +242,26 @@ impl CallManager {
         }
     }
 
-    /// Applies the ACD's pending events to the calls. Events about agents and outcomes are
-    /// returned for the runtime (logs, metrics).
+    /// Applies the ACD's pending events to the calls. Events about agents and outcomes, the
+    /// offers whose INVITE went to the transaction layer and the withdrawn offers are returned
+    /// for the runtime (logs, metrics), in the order the ACD emitted them.
     pub fn acd_drain(&mut self, now: Now, acd: &mut Acd, txl: &mut TransactionLayer, env: &mut dyn Env) -> (usize, Vec<AcdEvent>) {
         let mut other = Vec::new();
         let mut handled = 0;
         while let Some(ev) = acd.poll_event() {
             handled += 1;
             match ev {
-                AcdEvent::Offer { call, agent, .. } => {
-                    if !self.queue_offer(now, call, &agent, txl, env) {
+                AcdEvent::Offer { call, agent, queue } => {
+                    if self.queue_offer(now, call, &agent, txl, env) {
+                        other.push(AcdEvent::Offer { call, agent, queue });
+                    } else {
                         let _ = acd.offer_failed(now.instant, call, &agent);
                     }
                 }
-                AcdEvent::OfferWithdrawn { call, agent } => self.queue_withdraw(now, call, &agent, txl),
+                AcdEvent::OfferWithdrawn { call, agent } => {
+                    self.queue_withdraw(now, call, &agent, txl);
+                    other.push(AcdEvent::OfferWithdrawn { call, agent });
+                }
                 AcdEvent::Overflow { call, to } => match to {
                     OverflowTarget::Queue(q) => {
                         if let Some(c) = self.queued.get_mut(&call.0) {
