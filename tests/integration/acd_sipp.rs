@@ -255,6 +255,22 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
         assert!(a["packets_in"].as_u64() > Some(0) && b["packets_out"].as_u64() > Some(0), "caller → agent RTP: {c}");
         assert!(b["packets_in"].as_u64() > Some(0) && a["packets_out"].as_u64() > Some(0), "agent → caller RTP: {c}");
     }
+    // Each answered call is recorded from the agent's answer, indexed with its agent and queue.
+    for (c, agent) in [(&x, "1001"), (&n, "1001"), (&e, "1002"), (&s, "1002")] {
+        let id = c["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/recordings?agent={agent}&limit=100");
+        let rec = wait_until(&format!("recording of {id} closed"), Duration::from_secs(20), || {
+            let (path, id) = (path.clone(), id.clone());
+            let admin = node.admin;
+            async move {
+                let (_, body) = admin_get(admin, &path).await;
+                let v: Value = serde_json::from_str(&body).ok()?;
+                v["recordings"].as_array()?.iter().find(|r| r["call_id"] == id.as_str() && r["state"] == "complete").cloned()
+            }
+        })
+        .await;
+        assert_eq!((rec["agent"].as_str(), rec["queue"].as_str()), (Some(agent), Some("general")), "{rec}");
+    }
     node.stop().await;
 }
 
