@@ -268,7 +268,10 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
                 paused = pause.as_ref().is_some_and(|p| *p.borrow());
             }
             _ = tick.tick() => {
-                while let (false, Ok(f)) = (paused, rx.try_recv()) {
+                // Not `while let (false, Ok(f)) = (paused, rx.try_recv())`: that would take (and
+                // lose) one frame per tick while paused.
+                while !paused {
+                    let Ok(f) = rx.try_recv() else { break };
                     mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before);
                 }
             }
