@@ -88,6 +88,8 @@ async fn kill_9_during_20_recorded_calls_then_restart_recovers_every_recording()
         }
     })
     .await;
+    let worst = rows.iter().map(|r| killed_ms - (r.started_at + r.duration_ms.unwrap_or(0))).max().unwrap_or(0);
+    eprintln!("kill -9: worst audio lost at the kill {worst} ms (segments of {SEGMENT_S} s)");
     for r in &rows {
         assert_eq!((r.state.as_str(), r.reason.as_deref()), ("incomplete", Some("node_restart")), "{r:?}");
         let end = r.started_at + r.duration_ms.unwrap();
