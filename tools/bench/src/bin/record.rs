@@ -82,7 +82,7 @@ fn round(rt: &tokio::runtime::Runtime, engine: &mut MediaEngine, recorder: Optio
     let mut recorder = recorder;
     if let Some(r) = recorder.as_deref_mut() {
         for (c, id) in sessions.iter().enumerate() {
-            let call = AnswerInfo { call_id: format!("c{n:04}{c:06}"), caller: "+100".into(), callee: "200".into(), answered_ms: now_ms(), at: tokio::time::Instant::now().into_std(), codecs: Vec::new() };
+            let call = AnswerInfo { call_id: format!("c{n:04}{c:06}"), caller: "+100".into(), callee: "200".into(), answered_ms: now_ms(), at: tokio::time::Instant::now().into_std(), codecs: Default::default() };
             let tap = r.start(call).expect("recording starts");
             engine.set_tap(*id, tap).expect("session");
         }
