@@ -71,8 +71,8 @@ pub(super) fn close(ctx: &Context, dir: &Path, mut row: RecordingRow, chain: Cha
         reason: row.reason.clone(),
     };
     let (body, sig) = manifest::sign(&m, &ctx.signing, ctx.tsa.as_deref());
-    store::write_atomic(dir, manifest::SIGNATURE_FILE, &sig, false)?;
-    store::write_atomic(dir, manifest::MANIFEST_FILE, &body, true)?;
+    store::write_atomic(dir, manifest::SIGNATURE_FILE, &sig, store::Durability::File)?;
+    store::write_atomic(dir, manifest::MANIFEST_FILE, &body, store::Durability::FileAndDir)?;
     row.segments = m.segments.len() as i64;
     row.size_bytes = (chain.bytes + body.len() as u64 + sig.len() as u64) as i64;
     row.chain_head = Some(m.chain_head);

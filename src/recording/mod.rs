@@ -14,6 +14,7 @@
 //! a two-channel timeline (customer left, agent right).
 
 mod close;
+mod durable;
 pub mod container;
 pub mod keys;
 pub mod manifest;

@@ -37,21 +37,36 @@ fn io(path: &Path, e: std::io::Error) -> RecordingError {
     RecordingError::Io { path: path.display().to_string(), source: e }
 }
 
-/// Writes `bytes` to `dir/name` through a temporary file, fsync and rename, so a crash leaves
-/// either the whole file or none (the temporary holds the same sealed bytes, never plaintext).
-/// With `sync_dir` the directory is fsynced too, making the rename itself durable; segments skip
-/// it (a process crash loses no rename; after a power cut the filesystem's journal commit, 5 s on
-/// ext4, bounds what is lost) and the manifest's write syncs the directory once for all of them.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], sync_dir: bool) -> Result<(), RecordingError> {
+/// How durable a write must be when `write_atomic` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The file is fsynced; the rename is made durable later (with the manifest's directory sync).
+    File,
+    /// The file and its directory are fsynced (the manifest: the recording is closed for good).
+    FileAndDir,
+    /// No fsync here: the group syncer (`durable`) syncs the filesystem within a second. Segments.
+    Deferred,
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file and a rename, so a crash leaves either
+/// the whole file or none (the temporary holds the same sealed bytes, never plaintext).
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -> Result<(), RecordingError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
     let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+    if durability != Durability::Deferred {
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+    }
     std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-    if sync_dir {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+    match durability {
+        Durability::FileAndDir => {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
+        Durability::Deferred => super::durable::defer(dir),
+        Durability::File => {}
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ fn recording(n: u32) -> Fixture {
     for i in 0..n {
         let block = Block { index: i, sample_rate: 8000, start_sample: u64::from(i) * 8000, pcm: vec![i as i16 + 1; 16000], raw: Vec::new() };
         let file = container::seal(&key, CALL, [9; 8], &block);
-        write_atomic(&dir, &segment_name(i), &file, false).unwrap();
+        write_atomic(&dir, &segment_name(i), &file, Durability::Deferred).unwrap();
         let h = manifest::segment_hash(&file);
         head = manifest::link(&head, i, &h);
         segments.push(SegmentEntry { index: i, file: segment_name(i), bytes: file.len() as u64, frames: 8000, sha256: hex(&h), link: hex(&head) });
@@ -57,8 +57,8 @@ fn recording(n: u32) -> Fixture {
         reason: None,
     };
     let (body, sig) = manifest::sign(&m, &signing, None);
-    write_atomic(&dir, MANIFEST_FILE, &body, true).unwrap();
-    write_atomic(&dir, SIGNATURE_FILE, &sig, false).unwrap();
+    write_atomic(&dir, MANIFEST_FILE, &body, Durability::FileAndDir).unwrap();
+    write_atomic(&dir, SIGNATURE_FILE, &sig, Durability::File).unwrap();
     Fixture { _tmp: tmp, dir, key, signing }
 }
 

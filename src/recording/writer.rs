@@ -270,9 +270,10 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
             _ = tick.tick() => {
                 // Not `while let (false, Ok(f)) = (paused, rx.try_recv())`: that would take (and
                 // lose) one frame per tick while paused.
-                while !paused {
-                    let Ok(f) = rx.try_recv() else { break };
-                    mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before);
+                if !paused {
+                    while let Ok(f) = rx.try_recv() {
+                        mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before);
+                    }
                 }
             }
         }
@@ -350,7 +351,7 @@ async fn write_block(ctx: &Arc<Context>, call_id: &str, dir: &Path, salt: [u8; 8
     let start = block.start_sample;
     let written = tokio::task::spawn_blocking(move || {
         let file = container::seal(&ctx2.key, &id, salt, &block);
-        store::write_atomic(&dir2, &store::segment_name(index), &file, false).map(|_| file)
+        store::write_atomic(&dir2, &store::segment_name(index), &file, store::Durability::Deferred).map(|_| file)
     })
     .await;
     match written {
