@@ -14,7 +14,7 @@
 #       relay's port range minus datagrams out of it, over the whole run.
 #
 # Usage: tools/bench/callpath/run.sh            (as root, or with sudo available)
-# Knobs (environment): RATES, STEP_SECONDS, REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
+# Knobs (environment): RATES, SIPP_CPS, STEP_SECONDS, REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
 # measurements, after installs and the build; default 900), SKIP_BUILD=1.
 # Output: an aligned table on stdout and tools/bench/callpath/RESULTS.md; raw logs in $WORK.
 set -euo pipefail
@@ -22,7 +22,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 
-RATES=${RATES:-"200 300 400 500 600 800 1000"}
+RATES=${RATES:-"200 400 600 800 1000 1200 1500 1800 2200"}
+SIPP_CPS=${SIPP_CPS:-400}   # (a): calls/s per SIPp caller instance; a step runs ceil(rate/SIPP_CPS) of them
 REPEATS_A=${REPEATS_A:-3}
 STEP_SECONDS=${STEP_SECONDS:-10}
 CONCURRENCY=${CONCURRENCY:-"200 500"}
@@ -214,10 +215,19 @@ rate_step() {  # rate_step SYSTEM RATE LADDER -> appends a row, returns 0 if the
   mkdir -p "$d"
   local before_causes=""
   [ "$sys" = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep '^ncgw_calls_total' >"$d/causes.before" || true
-  (cd "$d" && timeout $(( STEP_SECONDS * 2 + 45 )) sipp "$target" -sf "$HERE/uac_short.xml" -s 95555 \
-      -i 127.0.0.1 -p "$port" -mp "$mp" -nostdin -r "$rate" -m "$calls" -l $(( rate * 10 + 100 )) \
-      -recv_timeout 20000 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv -fd 1 \
-      -trace_err -error_file err.log >sipp.out 2>&1) || rc=$?
+  # SIPp callers: one per SIPP_CPS of asked rate (so one SIPp's own limit is not what is measured),
+  # each on its own ports (SIP and media ports 40 apart per instance), each in its own subdir.
+  local n=$(( (rate + SIPP_CPS - 1) / SIPP_CPS )) k pids=() r_k m_k
+  for k in $(seq 0 $(( n - 1 ))); do
+    r_k=$(( rate / n + (k < rate % n ? 1 : 0) )); m_k=$(( r_k * STEP_SECONDS ))
+    mkdir -p "$d/i$k"
+    (cd "$d/i$k" && exec timeout $(( STEP_SECONDS * 2 + 45 )) sipp "$target" -sf "$HERE/uac_short.xml" -s 95555 \
+        -i 127.0.0.1 -p $(( port + 40 * k )) -mp $(( mp + 40 * k )) -nostdin -r "$r_k" -m "$m_k" -l $(( r_k * 10 + 100 )) \
+        -recv_timeout 20000 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv -fd 1 \
+        -trace_err -error_file err.log >sipp.out 2>&1) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
   [ "$sys" = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep '^ncgw_calls_total' >"$d/causes.after" || true
   # what the relay still holds 2 s after the step's last call: ncgw RTP ports / rtpengine sessions
   sleep 2
