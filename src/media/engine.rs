@@ -10,15 +10,14 @@
 //! (`relay_threads`), so a packet's wake-up never crosses threads. The bridge sits behind a
 //! `Mutex` only so that the core can call `set_remote`, `stats` and `close` synchronously; the
 //! packet path holds it for the header rewrite alone, never across a send or an `await`.
-//! Every received datagram goes through `relay_one`: the single place a tap on relayed packets
-//! belongs (after the verdict).
+//! The receive path is `engine_relay.rs`; every received datagram goes through its `relay_one`,
+//! the single place a tap on relayed packets belongs (after the verdict).
 //!
 //! A session whose legs share no codec transcodes (`set_codecs` with a `Transcode` plan): its task
 //! moves to a dedicated multi-thread runtime sized to the cores, so codec work never delays the
 //! signalling core, and one task per call means no call waits on another's frames. The relay
 //! still latches, counts and times out; accepted packets go to the [`Transcoding`] instead of
 //! being forwarded, and a timer at each frame's playout time sends what it produces.
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -37,7 +36,7 @@ use super::ports::{PortAllocator, PortLease, PortPair};
 use super::relay::{Bridge, Channel, DropReason, LegStats, MediaEvent, RelayConfig, Remote, Side, Verdict};
 use super::transcode::MediaPlan;
 use super::transcoding_session::Transcoding;
-use super::mmsg::{self, RecvBatch};
+use super::mmsg;
 use super::MediaError;
 use crate::metrics::metrics;
 
@@ -310,6 +309,23 @@ struct Sockets {
 }
 
 impl Sockets {
+    /// The first of the four sockets with a datagram queued, starting at a different one each
+    /// `turn` so a flooded socket cannot starve the others. Registers the task's waker with each
+    /// socket not ready, in the socket's single reader slot (no waiter list to join and leave on
+    /// every turn, as `readable()` futures do).
+    fn poll_any_readable(&self, cx: &mut std::task::Context<'_>, turn: usize) -> std::task::Poll<(Side, Channel)> {
+        const ORDER: [(Side, Channel); 4] = [(Side::A, Channel::Rtp), (Side::B, Channel::Rtp), (Side::A, Channel::Rtcp), (Side::B, Channel::Rtcp)];
+        for k in 0..ORDER.len() {
+            let (side, channel) = ORDER[(turn + k) % ORDER.len()];
+            // An error here is the registration's (never for a live socket): treat it as ready so
+            // the receive reports it rather than waiting forever.
+            if self.get(side, channel).poll_recv_ready(cx).is_ready() {
+                return std::task::Poll::Ready((side, channel));
+            }
+        }
+        std::task::Poll::Pending
+    }
+
     fn get(&self, side: Side, channel: Channel) -> &UdpSocket {
         match (side, channel) {
             (Side::A, Channel::Rtp) => &self.a_rtp,
@@ -361,6 +377,10 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
     let play_sleep = tokio::time::sleep_until(far);
     tokio::pin!(play_sleep);
     let mut play_armed: Option<Instant> = None;
+    // Kept across turns (re-created only once it fired), so a turn does not re-register it.
+    let woken = shared.wake.notified();
+    tokio::pin!(woken);
+    let mut turn = 0usize;
     loop {
         if shared.owner.load(Relaxed) != owner {
             return;
@@ -379,12 +399,13 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
             play_sleep.as_mut().reset(play_at.map_or(far, tokio::time::Instant::from_std));
             play_armed = play_at;
         }
+        turn = turn.wrapping_add(1);
         let (side, channel) = tokio::select! {
-            _ = sockets.a_rtp.readable() => (Side::A, Channel::Rtp),
-            _ = sockets.a_rtcp.readable() => (Side::A, Channel::Rtcp),
-            _ = sockets.b_rtp.readable() => (Side::B, Channel::Rtp),
-            _ = sockets.b_rtcp.readable() => (Side::B, Channel::Rtcp),
-            _ = shared.wake.notified() => continue,
+            ready = std::future::poll_fn(|cx| sockets.poll_any_readable(cx, turn)) => ready,
+            _ = &mut woken => {
+                woken.set(shared.wake.notified());
+                continue;
+            }
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
                 sleep.as_mut().reset(far);
@@ -419,100 +440,9 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
     }
 }
 
-thread_local! {
-    /// The receive buffers of the sessions this thread runs (`drain` never holds them across an
-    /// `await`, so one set per thread is enough).
-    static RECV: RefCell<RecvBatch> = RefCell::new(RecvBatch::new());
-}
-
-/// Per-batch packet counts by result (in the order of `RESULTS`), added to the metrics once per
-/// batch rather than once per packet.
-#[derive(Default)]
-struct Tally([u64; 6]);
-
-impl Tally {
-    fn flush(&self, side: Side) {
-        let dir = match side {
-            Side::A => 0,
-            Side::B => 1,
-        };
-        for (counter, &n) in counters().c[dir].iter().zip(&self.0) {
-            if n > 0 {
-                counter.inc_by(n);
-            }
-        }
-    }
-}
-
-/// Reads up to `BATCH` datagrams from one socket, `recvmmsg` by `recvmmsg` with one clock read
-/// each, and relays each (or, transcoding, hands each packet the relay accepted to `xcode`;
-/// `scratch` keeps the bytes the relay rewrites).
-fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
-    RECV.with_borrow_mut(|batch| drain_into(batch, shared, sockets, side, channel, xcode, scratch));
-}
-
-#[allow(clippy::too_many_arguments)]
-fn drain_into(batch: &mut RecvBatch, shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, mut xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
-    let socket = sockets.get(side, channel);
-    let mut tally = Tally::default();
-    for _ in 0..BATCH.div_ceil(mmsg::SLOTS) {
-        let got = match batch.recv(socket) {
-            Ok(got) => got,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            // An ICMP error from an earlier send surfaces here; the socket stays usable.
-            Err(_) => continue,
-        };
-        let now = now();
-        super::relay_threads::note_received(got.count);
-        for i in 0..got.count {
-            // A truncated datagram comes back empty: the relay counts it malformed rather than
-            // forwarding it cut.
-            let (data, from) = batch.datagram(i);
-            let packet = Packet { side, channel, from, now };
-            relay_one(shared, sockets, packet, data, xcode.as_deref_mut(), scratch, &mut tally);
-        }
-        if got.drained {
-            break;
-        }
-    }
-    tally.flush(side);
-}
-
-/// Where a received datagram came from, and when.
-#[derive(Clone, Copy)]
-struct Packet {
-    side: Side,
-    channel: Channel,
-    from: SocketAddr,
-    now: Instant,
-}
-
-/// One received datagram through the relay: the verdict, then the send (or the transcoder).
-fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>, tally: &mut Tally) {
-    let Packet { side, channel, from, now } = p;
-    if let Some(x) = xcode {
-        scratch.clear();
-        scratch.extend_from_slice(data);
-        let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
-        tally.0[result_index(verdict)] += 1;
-        if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
-            if channel == Channel::Rtcp || super::rtp::classify(scratch) == super::rtp::PacketKind::Rtcp {
-                x.on_rtcp(side, scratch);
-            } else {
-                x.on_rtp(now, side, scratch);
-            }
-        }
-        return;
-    }
-    let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
-    tally.0[result_index(verdict)] += 1;
-    if let Verdict::Forward { to, via } = verdict {
-        if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
-            shared.send_failed.fetch_add(1, Relaxed);
-            tally.0[5] += 1;
-        }
-    }
-}
+#[path = "engine_relay.rs"]
+mod relay_path;
+use relay_path::drain;
 
 #[path = "engine_xcode.rs"]
 mod xcode;

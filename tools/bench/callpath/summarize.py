@@ -9,6 +9,7 @@
 """
 import csv
 import glob
+import struct
 import math
 import os
 import re
@@ -183,6 +184,18 @@ def report(args):
     notes_a = open(os.path.join(work, "a.notes")).read().strip() if os.path.exists(os.path.join(work, "a.notes")) else ""
     notes_b = open(os.path.join(work, "b.notes")).read().strip() if os.path.exists(os.path.join(work, "b.notes")) else ""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    b_media = open(os.path.join(work, "b.media")).read().strip() if os.path.exists(os.path.join(work, "b.media")) else "pcap"
+    if b_media == "stream":
+        b_media_text = ("SIPp `rtp_stream` (ordinary UDP sockets, one per call) playing the PCMA payload of\n"
+                        "  `/usr/share/sip-tester/g711a.pcap` (7.05 s of audio, sent as 160-byte 20 ms packets, 50 packets/s)\n"
+                        "  four times back to back by the caller and by the agent (`uac_media.xml`, `uas_media.xml` with\n"
+                        "  `play_pcap_audio` replaced by `rtp_stream`, `B_MEDIA=stream`)")
+        meter_text = "any port outside both relays' ranges (SIPp picks `rtp_stream`'s ports itself;\n  only this script's SIPps talk to the relay ranges)"
+    else:
+        b_media_text = ("`/usr/share/sip-tester/g711a.pcap` (PCMA, 236 packets in 7.05 s,\n"
+                        "  about 33.5 packets/s) played four times back to back by the caller and by the agent\n"
+                        "  (`uac_media.xml`, `uas_media.xml`, `B_MEDIA=pcap`)")
+        meter_text = "this run's SIPp media ports"
 
     # (a) per ladder: the highest passing rate below the first failing one; median over ladders
     ladders = sorted({r.get("ladder", "1") for r in a}, key=int)
@@ -346,9 +359,7 @@ def report(args):
   ladder (all rates, both systems) is run several times; the result is the median of the
   ladders' results. SIPp itself runs
   on the same 2 cores, so the top rates measure the machine as much as the system under test.
-- (b) Calls: ~28.2 s each, `/usr/share/sip-tester/g711a.pcap` (PCMA, 236 packets in 7.05 s,
-  about 33.5 packets/s) played four times back to back by the caller and by the agent
-  (`uac_media.xml`, `uas_media.xml`), started at 100 calls/s up to the fixed number of concurrent
+- (b) Calls: ~28.2 s each, {b_media_text}, started at 100 calls/s up to the fixed number of concurrent
   calls. Window: {win0} s to {win1} s after the first INVITE (ramp finished, no call ended; the
   "up mid-window" column is `ncgw_calls_active` / `rtpengine_sessions{{type="own"}}` at its middle).
   CPU = utime+stime from `/proc/PID/stat` (all threads) at the window's ends: ncgw's process;
@@ -362,20 +373,45 @@ def report(args):
   median over the repetitions; ratios are of medians. "machine busy %" is the share of all
   cores' time not idle in the window (SIPp's two instances, the relay, and anything else the
   machine was running).
+- Why not SIPp's pcap play (`B_MEDIA=pcap`, the earlier runs): it sends through one raw socket
+  per call (bound to 127.0.0.1, protocol UDP), and the kernel hands a clone of every UDP datagram
+  delivered on 127.0.0.1 to each of them (dropped again on their full queues). With N calls up,
+  every datagram a relay sends then costs about 2N raw-socket deliveries inside the relay's own
+  `sendto`: the same cost for both relays, growing with the number of calls, so the measure was
+  mostly SIPp's. A `perf` profile of ncgw at 500 calls (992 raw sockets open) put 65 % of its
+  CPU in `raw_local_deliver`; at 200 calls, 24 %. `rtp_stream` uses ordinary UDP sockets.
 - In (b), "pkts in (window)" far from "pkts out (window)" means datagrams waited in socket
   queues at one end of the window (the relay or the senders fell behind): the machine was not
   keeping up at that load. In (a), "held 2 s after" is what the relay still held 2 s after the
   step's last call ended (ncgw's `ncgw_rtp_ports_in_use`, rtpengine's own sessions).
 - Meters: iptables counters in a chain jumped to from OUTPUT on `lo`, matching only datagrams
-  between the relay's RTP ports and this run's SIPp media ports; both relays pay the same rule
+  between the relay's RTP ports and {meter_text}; both relays pay the same rule
   cost on their sends.
 """)
     return "\n".join(lines)
 
 
+def alaw(args):
+    """The RTP payloads of a pcap (Ethernet/IPv4/UDP/RTP), concatenated: SIPp rtp_stream's input."""
+    src, dst = args
+    d = open(src, "rb").read()
+    end = "<" if struct.unpack("<I", d[:4])[0] in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    l2 = {1: 14, 113: 16, 0: 4, 101: 0}.get(struct.unpack(end + "I", d[20:24])[0], 14)
+    off, out = 24, bytearray()
+    while off + 16 <= len(d):
+        incl = struct.unpack(end + "I", d[off + 8:off + 12])[0]
+        ip = d[off + 16 + l2:off + 16 + incl]
+        off += 16 + incl
+        rtp = ip[(ip[0] & 15) * 4 + 8:]
+        out += rtp[12 + 4 * (rtp[0] & 15):]
+    open(dst, "wb").write(out)
+
+
 if __name__ == "__main__":
     mode, rest = sys.argv[1], sys.argv[2:]
-    if mode == "step":
+    if mode == "alaw":
+        alaw(rest)
+    elif mode == "step":
         step(rest)
     elif mode == "media":
         media(rest)
