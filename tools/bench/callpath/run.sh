@@ -126,13 +126,12 @@ $SUDO iptables -N "$CHAIN"
 # Only datagrams between the relay's port range and this script's SIPp media ports are counted,
 # so RTP of anything else running on the machine does not leak into the meters.
 if [ "$B_MEDIA" = stream ]; then
-  # rtp_stream's sockets get ports SIPp picks (not -mp): count everything between a relay's range
-  # and any port outside both relay ranges (only this script's SIPps talk to these ranges).
-  ANY="! --sport $NCGW_RTP_LO:$RTPE_RTP_HI" ANY_D="! --dport $NCGW_RTP_LO:$RTPE_RTP_HI"
-  $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI $ANY -j RETURN    # 1 into ncgw
-  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI $ANY_D -j RETURN  # 2 out of ncgw
-  $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI $ANY -j RETURN    # 3 into rtpengine
-  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI $ANY_D -j RETURN  # 4 out of rtpengine
+  # rtp_stream sends from the -mp socket or from sockets on ephemeral ports: count both.
+  NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP,32768:60999" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP,32768:60999"
+  $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
+  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
 else
   NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP"
   $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
