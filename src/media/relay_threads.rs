@@ -32,7 +32,8 @@ pub(super) fn relay_runtime(caller: &Handle) -> Option<&'static Handle> {
 }
 
 /// One per core: with a single relay thread, a busy machine (the scheduler shares a core between
-/// threads, not processes) left it behind at 500 calls on 2 cores and socket queues overflowed.
+/// threads, not processes) left it behind at 500 calls on 2 cores in the benchmark's pcap mode,
+/// where every send costs several times more, and socket queues overflowed.
 fn thread_count() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     cores.clamp(1, MAX_THREADS)

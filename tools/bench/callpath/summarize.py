@@ -190,7 +190,7 @@ def report(args):
                         "  `/usr/share/sip-tester/g711a.pcap` (7.05 s of audio, sent as 160-byte 20 ms packets, 50 packets/s)\n"
                         "  four times back to back by the caller and by the agent (`uac_media.xml`, `uas_media.xml` with\n"
                         "  `play_pcap_audio` replaced by `rtp_stream`, `B_MEDIA=stream`)")
-        meter_text = "any port outside both relays' ranges (SIPp picks `rtp_stream`'s ports itself;\n  only this script's SIPps talk to the relay ranges)"
+        meter_text = "this run's SIPp media ports or the ephemeral range 32768-60999 (`rtp_stream`\n  sends from either; the relays' own counters match these meters)"
     else:
         b_media_text = ("`/usr/share/sip-tester/g711a.pcap` (PCMA, 236 packets in 7.05 s,\n"
                         "  about 33.5 packets/s) played four times back to back by the caller and by the agent\n"
