@@ -86,14 +86,21 @@ const BUSY: u64 = 100;
 /// handles each packet as it comes. Busy, it relays in ticks: it sleeps `TICK`, then one
 /// `epoll_wait` returns every socket that received meanwhile and each session drains its queue
 /// in one `recvmmsg`, so the wake-up and context switch are shared by the packets of a tick
-/// (up to 1 ms more delay, well inside an RTP jitter buffer) instead of paid per packet.
+/// (up to 1 ms more delay, well inside an RTP jitter buffer) instead of paid per packet. The
+/// sleep is what the tick's work left of it, so a thread that falls behind never sleeps.
 async fn pace() {
     loop {
         tokio::time::sleep(CHECK).await;
         while received_since_last() >= BUSY {
-            let tick_start = std::time::Instant::now();
-            while tick_start.elapsed() < CHECK {
-                std::thread::sleep(TICK);
+            let period_start = std::time::Instant::now();
+            let mut woke = period_start;
+            while period_start.elapsed() < CHECK {
+                // Sleep what is left of the tick after the work of the last one: a relay behind
+                // (its work takes a tick or more) does not sleep at all.
+                if let Some(rest) = TICK.checked_sub(woke.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+                woke = std::time::Instant::now();
                 // Back to the runtime: it polls the sockets without blocking, runs the woken
                 // sessions, then polls this future again.
                 tokio::task::yield_now().await;
