@@ -329,6 +329,15 @@ media_run() {  # media_run SYSTEM CONC REP
   say "(b) $sys $conc calls rep $rep: $(tail -1 "$B_TSV" | cut -f4-15 | tr '\t' ' ')"
 }
 
+# Calls left over from an overloaded step of (a) (kept until their transactions time out) would
+# still cost CPU in the first (b) window: wait (bounded) until both relays hold no call.
+for _ in $(seq 60); do
+  n=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_calls_active$')
+  r=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"')
+  [ "$n" = 0 ] && { [ "$r" = 0 ] || [ "$r" = - ]; } && break
+  sleep 1
+done
+say "(b) relays idle before (b): ncgw calls ${n:-?}, rtpengine sessions ${r:-?}"
 say "(b) CPU per relayed packet at ${CONCURRENCY} concurrent calls, ${REPEATS_B} repetitions, window ${WIN_START}-${WIN_END} s"
 start_uas "$B_UAS"
 for rep in $(seq 1 "$REPEATS_B"); do
