@@ -2,11 +2,16 @@
 //! its sans-IO `Bridge`, and reports media timeouts to the core over a channel.
 //!
 //! One task per session (not per socket): the task waits on the readiness of its four sockets,
-//! drains each ready socket with `try_recv_from` into one reused buffer and sends with
-//! `try_send_to` from the other side's socket, so a relayed packet costs two syscalls, one
-//! uncontended lock and no allocation. The bridge sits behind a `Mutex` only so that the core can
-//! call `set_remote`, `stats` and `close` synchronously; the packet path holds it for the header
-//! rewrite alone, never across a send or an `await`.
+//! drains each ready socket with `recvmmsg` (`mmsg`: every queued datagram in one syscall, which
+//! also tells the queue is empty) into per-thread buffers and sends each with `try_send_to` from
+//! the other side's socket, so a relayed packet costs a send plus its share of one receive, one
+//! uncontended lock and no allocation; metrics are added and the clock read once per batch. On
+//! a multi-thread runtime the tasks run on a few single-threaded relay runtimes
+//! (`relay_threads`), so a packet's wake-up never crosses threads. The bridge sits behind a
+//! `Mutex` only so that the core can call `set_remote`, `stats` and `close` synchronously; the
+//! packet path holds it for the header rewrite alone, never across a send or an `await`.
+//! The receive path is `engine_relay.rs`; every received datagram goes through its `relay_one`,
+//! the single place a tap on relayed packets belongs (after the verdict).
 //!
 //! A session whose legs share no codec transcodes (`set_codecs` with a `Transcode` plan): its task
 //! moves to a dedicated multi-thread runtime sized to the cores, so codec work never delays the
@@ -31,11 +36,10 @@ use super::ports::{PortAllocator, PortLease, PortPair};
 use super::relay::{Bridge, Channel, DropReason, LegStats, MediaEvent, RelayConfig, Remote, Side, Verdict};
 use super::transcode::MediaPlan;
 use super::transcoding_session::Transcoding;
+use super::mmsg;
 use super::MediaError;
 use crate::metrics::metrics;
 
-/// Largest datagram read; a full buffer means the datagram was truncated and is dropped.
-const RECV_BUFFER: usize = 8192;
 /// Datagrams read from one socket before the task looks at the others again.
 const BATCH: usize = 64;
 /// Capacity of the event channel; events are rare (one per timeout), so a full channel means the
@@ -174,13 +178,17 @@ impl MediaEngine {
     /// Binds two legs (side A, side B) and starts relaying between them; needs a tokio runtime
     /// (`MediaError::NoRuntime` otherwise). `label` names the session in logs and stats (a call id, not a phone number).
     pub fn open_session(&mut self, label: &str) -> Result<SessionInfo, MediaError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let caller = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let runtime = super::relay_threads::relay_runtime(&caller).unwrap_or(&caller);
         let a = self.ports.allocate(self.bind_ip)?;
         let b = self.ports.allocate(self.bind_ip)?;
         let id = SessionId(self.next_id);
         self.next_id += 1;
+        // The sockets belong to the reactor of the runtime the task runs on.
+        let entered = runtime.enter();
         let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
         let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
+        drop(entered);
         let shared = Arc::new(Shared {
             bridge: Mutex::new(Bridge::new(&self.config)),
             wake: Notify::new(),
@@ -310,6 +318,23 @@ struct Sockets {
 }
 
 impl Sockets {
+    /// The first of the four sockets with a datagram queued, starting at a different one each
+    /// `turn` so a flooded socket cannot starve the others. Registers the task's waker with each
+    /// socket not ready, in the socket's single reader slot (no waiter list to join and leave on
+    /// every turn, as `readable()` futures do).
+    fn poll_any_readable(&self, cx: &mut std::task::Context<'_>, turn: usize) -> std::task::Poll<(Side, Channel)> {
+        const ORDER: [(Side, Channel); 4] = [(Side::A, Channel::Rtp), (Side::B, Channel::Rtp), (Side::A, Channel::Rtcp), (Side::B, Channel::Rtcp)];
+        for k in 0..ORDER.len() {
+            let (side, channel) = ORDER[(turn + k) % ORDER.len()];
+            // An error here is the registration's (never for a live socket): treat it as ready so
+            // the receive reports it rather than waiting forever.
+            if self.get(side, channel).poll_recv_ready(cx).is_ready() {
+                return std::task::Poll::Ready((side, channel));
+            }
+        }
+        std::task::Poll::Pending
+    }
+
     fn get(&self, side: Side, channel: Channel) -> &UdpSocket {
         match (side, channel) {
             (Side::A, Channel::Rtp) => &self.a_rtp,
@@ -338,14 +363,6 @@ fn counters() -> &'static Counters {
     })
 }
 
-fn count(side: Side, result: usize) {
-    let dir = match side {
-        Side::A => 0,
-        Side::B => 1,
-    };
-    counters().c[dir][result].inc();
-}
-
 fn result_index(v: Verdict) -> usize {
     match v {
         Verdict::Forward { .. } => 0,
@@ -357,15 +374,22 @@ fn result_index(v: Verdict) -> usize {
 }
 
 async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Sockets>, events: mpsc::Sender<SessionEvent>) {
-    let mut buf = vec![0u8; RECV_BUFFER].into_boxed_slice();
     let mut xcode: Option<Transcoding> = None;
-    let mut scratch = Vec::with_capacity(RECV_BUFFER);
+    let mut scratch = Vec::with_capacity(mmsg::SLOT_BYTES);
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
     // The deadline the sleep is set to. It is only moved earlier; when it fires early (media kept
     // the deadline moving later) the loop just re-reads the bridge's deadline.
     let mut armed: Option<Instant> = None;
+    // The prompt players' next packet, on its own sleep (reset only when it moves).
+    let play_sleep = tokio::time::sleep_until(far);
+    tokio::pin!(play_sleep);
+    let mut play_armed: Option<Instant> = None;
+    // Kept across turns (re-created only once it fired), so a turn does not re-register it.
+    let woken = shared.wake.notified();
+    tokio::pin!(woken);
+    let mut turn = 0usize;
     loop {
         if shared.owner.load(Relaxed) != owner {
             return;
@@ -379,13 +403,18 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
                 armed = Some(n);
             }
         }
-        let play_at = shared.players.poll_timeout().map(tokio::time::Instant::from_std);
+        let play_at = shared.players.poll_timeout();
+        if play_at != play_armed {
+            play_sleep.as_mut().reset(play_at.map_or(far, tokio::time::Instant::from_std));
+            play_armed = play_at;
+        }
+        turn = turn.wrapping_add(1);
         let (side, channel) = tokio::select! {
-            _ = sockets.a_rtp.readable() => (Side::A, Channel::Rtp),
-            _ = sockets.a_rtcp.readable() => (Side::A, Channel::Rtcp),
-            _ = sockets.b_rtp.readable() => (Side::B, Channel::Rtp),
-            _ = sockets.b_rtcp.readable() => (Side::B, Channel::Rtcp),
-            _ = shared.wake.notified() => continue,
+            ready = std::future::poll_fn(|cx| sockets.poll_any_readable(cx, turn)) => ready,
+            _ = &mut woken => {
+                woken.set(shared.wake.notified());
+                continue;
+            }
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
                 sleep.as_mut().reset(far);
@@ -395,7 +424,8 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
                 }
                 continue;
             }
-            _ = tokio::time::sleep_until(play_at.unwrap_or(far)), if play_at.is_some() => {
+            _ = &mut play_sleep, if play_armed.is_some() => {
+                play_armed = None;
                 let t = now();
                 let route = |side, data: &mut [u8]| shared.bridge().inject_rtp(t, side, data, 8000);
                 shared.players.emit(t, route, |side, data, to| {
@@ -405,7 +435,7 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
             }
         };
 
-        drain(&shared, &sockets, side, channel, &mut buf, xcode.as_mut(), &mut scratch);
+        drain(&shared, &sockets, side, channel, xcode.as_mut(), &mut scratch);
     }
 }
 
@@ -419,54 +449,9 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
     }
 }
 
-/// Reads up to `BATCH` datagrams from one socket and relays each (or, transcoding, hands each
-/// packet the relay accepted to `xcode`; `scratch` keeps the bytes the relay rewrites).
-#[allow(clippy::too_many_arguments)]
-fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, buf: &mut [u8], mut xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
-    let socket = sockets.get(side, channel);
-    for _ in 0..BATCH {
-        let (n, from) = match socket.try_recv_from(buf) {
-            Ok(v) => v,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            // An ICMP error from an earlier send surfaces here; the socket stays usable.
-            Err(_) => continue,
-        };
-        // A datagram that filled the buffer may have been cut: hand the relay an invalid length so
-        // it is counted as malformed rather than forwarded truncated.
-        let data = if n == buf.len() { &mut buf[..0] } else { &mut buf[..n] };
-        let at = now();
-        if let Some(x) = xcode.as_deref_mut() {
-            scratch.clear();
-            scratch.extend_from_slice(data);
-            let verdict = shared.bridge().handle_packet(at, side, channel, from, data);
-            count(side, result_index(verdict));
-            if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
-                if channel == Channel::Rtcp || super::rtp::classify(scratch) == super::rtp::PacketKind::Rtcp {
-                    x.on_rtcp(side, scratch);
-                } else {
-                    x.on_rtp(at, side, scratch);
-                    // The packet as the peer sent it (the recorder decodes by this side's codecs).
-                    if let Some(tap) = shared.tap.get() {
-                        tap.offer(side as u8, at, scratch);
-                    }
-                }
-            }
-            continue;
-        }
-        let verdict = shared.bridge().handle_packet(at, side, channel, from, data);
-        count(side, result_index(verdict));
-        if let Verdict::Forward { to, via } = verdict {
-            if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
-                shared.send_failed.fetch_add(1, Relaxed);
-                count(side, 5);
-            }
-            // After the send: the fork adds nothing to the relayed packet's latency.
-            if let (Some(tap), Channel::Rtp) = (shared.tap.get(), channel) {
-                tap.offer(side as u8, at, data);
-            }
-        }
-    }
-}
+#[path = "engine_relay.rs"]
+mod relay_path;
+use relay_path::drain;
 
 #[path = "engine_xcode.rs"]
 mod xcode;

@@ -6,9 +6,11 @@
 //! channel of `SessionEvent`s.
 pub mod codec;
 pub mod engine;
+mod mmsg;
 pub mod player;
 pub mod ports;
 pub mod relay;
+mod relay_threads;
 pub mod rtp;
 pub mod transcode;
 pub mod transcoding_session;

@@ -14,7 +14,7 @@
 #       relay's port range minus datagrams out of it, over the whole run.
 #
 # Usage: tools/bench/callpath/run.sh            (as root, or with sudo available)
-# Knobs (environment): RATES, STEP_SECONDS, REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
+# Knobs (environment): RATES, SIPP_CPS, STEP_SECONDS, B_MEDIA (stream|pcap), REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
 # measurements, after installs and the build; default 900), SKIP_BUILD=1.
 # Output: an aligned table on stdout and tools/bench/callpath/RESULTS.md; raw logs in $WORK.
 set -euo pipefail
@@ -22,12 +22,17 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 
-RATES=${RATES:-"200 300 400 500 600 800 1000"}
+RATES=${RATES:-"200 400 600 800 1000 1200 1600 2000 2400"}
+SIPP_CPS=${SIPP_CPS:-400}   # (a): calls/s per SIPp caller instance; a step runs ceil(rate/SIPP_CPS) of them
 REPEATS_A=${REPEATS_A:-3}
 STEP_SECONDS=${STEP_SECONDS:-10}
 CONCURRENCY=${CONCURRENCY:-"200 500"}
 REPEATS_B=${REPEATS_B:-2}
 TOTAL_LIMIT=${TOTAL_LIMIT:-900}
+# (b) RTP source: "stream" (SIPp rtp_stream, ordinary UDP sockets) or "pcap" (play_pcap_audio, which
+# sends through one raw socket per call; the kernel then clones every loopback UDP datagram to each
+# of them, a cost that lands in the relay's own sendto: see RESULTS.md).
+B_MEDIA=${B_MEDIA:-stream}
 T0=$(date +%s)
 
 # --- ports (all on 127.0.0.1) ------------------------------------------------------------------
@@ -72,6 +77,18 @@ DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | gre
 
 WORK=$(mktemp -d /tmp/ncgw-callpath.XXXXXX)
 say "work dir (logs, raw numbers): $WORK"
+# (b) scenarios: as shipped (pcap), or with the pcap's audio sent by rtp_stream from ordinary sockets
+echo "$B_MEDIA" >"$WORK/b.media"
+if [ "$B_MEDIA" = stream ]; then
+  python3 "$HERE/summarize.py" alaw "$PCAP" "$WORK/g711a.alaw"
+  for f in uac_media uas_media; do
+    sed -e "s#<exec play_pcap_audio=\"$PCAP\"/>#<exec rtp_stream=\"$WORK/g711a.alaw,1,8\"/>#" \
+        -e 's#\[media_port\]#[rtpstream_audio_port]#' "$HERE/$f.xml" >"$WORK/$f.xml"
+  done
+  B_UAC="$WORK/uac_media.xml" B_UAS="$WORK/uas_media.xml"
+else
+  B_UAC="$HERE/uac_media.xml" B_UAS="$HERE/uas_media.xml"
+fi
 
 # --- process bookkeeping, cleanup on exit -------------------------------------------------------
 PIDS=()            # everything started in the background, stopped on exit
@@ -108,11 +125,20 @@ $SUDO iptables -X "$CHAIN" 2>/dev/null || true
 $SUDO iptables -N "$CHAIN"
 # Only datagrams between the relay's port range and this script's SIPp media ports are counted,
 # so RTP of anything else running on the machine does not leak into the meters.
-NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP"
-$SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
-$SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
-$SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
-$SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
+if [ "$B_MEDIA" = stream ]; then
+  # rtp_stream sends from the -mp socket or from sockets on ephemeral ports: count both.
+  NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP,32768:60999" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP,32768:60999"
+  $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
+  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
+else
+  NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP"
+  $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+  $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
+  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
+fi
 $SUDO iptables -I OUTPUT 1 -o lo -p udp -j "$CHAIN"
 # prints "ncgw_in ncgw_out rtpe_in rtpe_out" packet counts
 meters() { $SUDO iptables -L "$CHAIN" -n -v -x | awk 'NR>2 {printf "%s ", $1} END {print ""}'; }
@@ -195,7 +221,7 @@ start_uas() {  # start_uas SCENARIO: one agent per system, on its own ports
   for sys in ncgw kam; do
     d="$WORK/uas-$sys-$(basename "$sf" .xml)"; mkdir -p "$d"
     if [ $sys = ncgw ]; then p=$NCGW_UAS mp=$NCGW_UAS_MP; else p=$KAM_UAS mp=$KAM_UAS_MP; fi
-    (cd "$d" && exec timeout "$TOTAL_LIMIT" sipp -sf "$HERE/$sf" -i 127.0.0.1 -p $p -mp $mp -nostdin \
+    (cd "$d" && exec timeout "$TOTAL_LIMIT" sipp -sf "$sf" -i 127.0.0.1 -p $p -mp $mp -nostdin \
         -trace_err -error_file err.log -trace_stat -stf stat.csv -fd 5 >sipp.out 2>&1) &
     UAS_PID+=($!); PIDS+=($!)
   done
@@ -214,10 +240,19 @@ rate_step() {  # rate_step SYSTEM RATE LADDER -> appends a row, returns 0 if the
   mkdir -p "$d"
   local before_causes=""
   [ "$sys" = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep '^ncgw_calls_total' >"$d/causes.before" || true
-  (cd "$d" && timeout $(( STEP_SECONDS * 2 + 45 )) sipp "$target" -sf "$HERE/uac_short.xml" -s 95555 \
-      -i 127.0.0.1 -p "$port" -mp "$mp" -nostdin -r "$rate" -m "$calls" -l $(( rate * 10 + 100 )) \
-      -recv_timeout 20000 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv -fd 1 \
-      -trace_err -error_file err.log >sipp.out 2>&1) || rc=$?
+  # SIPp callers: one per SIPP_CPS of asked rate (so one SIPp's own limit is not what is measured),
+  # each on its own ports (SIP and media ports 40 apart per instance), each in its own subdir.
+  local n=$(( (rate + SIPP_CPS - 1) / SIPP_CPS )) k pids=() r_k m_k
+  for k in $(seq 0 $(( n - 1 ))); do
+    r_k=$(( rate / n + (k < rate % n ? 1 : 0) )); m_k=$(( r_k * STEP_SECONDS ))
+    mkdir -p "$d/i$k"
+    (cd "$d/i$k" && exec timeout $(( STEP_SECONDS * 2 + 45 )) sipp "$target" -sf "$HERE/uac_short.xml" -s 95555 \
+        -i 127.0.0.1 -p $(( port + 40 * k )) -mp $(( mp + 40 * k )) -nostdin -r "$r_k" -m "$m_k" -l $(( r_k * 10 + 100 )) \
+        -recv_timeout 20000 -trace_rtt -rtt_freq 1 -trace_stat -stf stat.csv -fd 1 \
+        -trace_err -error_file err.log >sipp.out 2>&1) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
   [ "$sys" = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep '^ncgw_calls_total' >"$d/causes.after" || true
   # what the relay still holds 2 s after the step's last call: ncgw RTP ports / rtpengine sessions
   sleep 2
@@ -233,7 +268,7 @@ rate_step() {  # rate_step SYSTEM RATE LADDER -> appends a row, returns 0 if the
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "(a) call-rate steps, ${REPEATS_A} ladders: ${RATES} cps, ${STEP_SECONDS} s of calls each, 1 s calls without RTP"
-start_uas uas_quiet.xml
+start_uas "$HERE/uas_quiet.xml"
 i=0
 for ladder in $(seq 1 "$REPEATS_A"); do
   alive_ncgw=1 alive_kam=1
@@ -267,7 +302,7 @@ media_run() {  # media_run SYSTEM CONC REP
   if [ $sys = ncgw ]; then own0=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_rtp_packets_total\\{.*result="relayed"')
   else own0=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_packets_total\\{type="userspace"'); fi
   local t_start; t_start=$(date +%s.%N)
-  (cd "$d" && exec timeout 75 sipp "$target" -sf "$HERE/uac_media.xml" -s 95555 -i 127.0.0.1 -p "$port" -mp "$mp" \
+  (cd "$d" && exec timeout 75 sipp "$target" -sf "$B_UAC" -s 95555 -i 127.0.0.1 -p "$port" -mp "$mp" \
       -nostdin -r 100 -m "$conc" -l "$conc" -recv_timeout 20000 -trace_stat -stf stat.csv -fd 5 \
       -trace_err -error_file err.log >sipp.out 2>&1) &
   pid=$!; PIDS+=($pid)
@@ -294,8 +329,17 @@ media_run() {  # media_run SYSTEM CONC REP
   say "(b) $sys $conc calls rep $rep: $(tail -1 "$B_TSV" | cut -f4-15 | tr '\t' ' ')"
 }
 
+# Calls left over from an overloaded step of (a) (kept until their transactions time out) would
+# still cost CPU in the first (b) window: wait (bounded) until both relays hold no call.
+for _ in $(seq 60); do
+  n=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_calls_active$')
+  r=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"')
+  [ "$n" = 0 ] && { [ "$r" = 0 ] || [ "$r" = - ]; } && break
+  sleep 1
+done
+say "(b) relays idle before (b): ncgw calls ${n:-?}, rtpengine sessions ${r:-?}"
 say "(b) CPU per relayed packet at ${CONCURRENCY} concurrent calls, ${REPEATS_B} repetitions, window ${WIN_START}-${WIN_END} s"
-start_uas uas_media.xml
+start_uas "$B_UAS"
 for rep in $(seq 1 "$REPEATS_B"); do
   for conc in $CONCURRENCY; do
     if [ $(( $(elapsed) + 2 * 45 )) -gt $(( TOTAL_LIMIT - 20 )) ]; then

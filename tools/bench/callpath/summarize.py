@@ -9,6 +9,7 @@
 """
 import csv
 import glob
+import struct
 import math
 import os
 import re
@@ -84,9 +85,38 @@ def fail_codes(d):
 def step(args):
     d, system, rate, calls, rc = args[0], args[1], int(args[2]), int(args[3]), int(args[4])
     after = args[5] if len(args) > 5 else "-"
-    st = sipp_stats(d)
-    ok = as_int(st, "SuccessfulCall(C)")
+    # one subdir i0, i1, ... per SIPp caller instance (older runs: the files in d itself)
+    dirs = sorted(glob.glob(os.path.join(d, "i[0-9]*"))) or [d]
+    ok = sum(as_int(sipp_stats(x), "SuccessfulCall(C)") for x in dirs)
     failed = calls - ok  # calls never started (SIPp stopped) count as failed too
+    setup, bye, achieved = [], [], 0.0
+    for x in dirs:
+        s, b, rate_x = rtt_of(x)
+        setup += s
+        bye += b
+        achieved += rate_x
+    p99s, p99b = pct(setup, 99), pct(bye, 99)
+    passed = (
+        failed / calls < 0.001
+        and p99s is not None and p99s < 50
+        and p99b is not None and p99b < 50
+        and achieved >= 0.95 * rate
+    )
+    merged = {}
+    for c in [fail_codes(x) for x in dirs] + ([fail_codes(d)] if dirs != [d] else []):
+        for item in c.split(","):
+            key, _, n = item.rpartition(":")
+            if key:
+                merged[key] = merged.get(key, 0) + int(n)
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(merged.items())) or "-"
+    fmt = lambda x: "-" if x is None else f"{x:.0f}"
+    print("\t".join([system, str(rate), str(calls), str(ok), str(failed), str(rc), fmt(p99s), fmt(p99b),
+                     f"{achieved:.0f}", "yes" if passed else "no", codes, after]))
+
+
+def rtt_of(d):
+    """One SIPp instance's setup and BYE response times and the rate its 200s came at (its
+    timestamps are relative to its own start, so rates add up across instances)."""
     setup, bye, setup_t = [], [], []
     for path in glob.glob(os.path.join(d, "*_rtt.csv")):
         with open(path, encoding="latin-1") as f:
@@ -102,19 +132,10 @@ def step(args):
                     setup_t.append(t)
                 elif row[2] == "bye":
                     bye.append(rtt)
-    p99s, p99b = pct(setup, 99), pct(bye, 99)
     achieved = 0.0
     if len(setup_t) > 1 and max(setup_t) > min(setup_t):
         achieved = (len(setup_t) - 1) / ((max(setup_t) - min(setup_t)) / 1000.0)
-    passed = (
-        failed / calls < 0.001
-        and p99s is not None and p99s < 50
-        and p99b is not None and p99b < 50
-        and achieved >= 0.95 * rate
-    )
-    fmt = lambda x: "-" if x is None else f"{x:.0f}"
-    print("\t".join([system, str(rate), str(calls), str(ok), str(failed), str(rc), fmt(p99s), fmt(p99b),
-                     f"{achieved:.0f}", "yes" if passed else "no", fail_codes(d), after]))
+    return setup, bye, achieved
 
 
 def media(args):
@@ -163,6 +184,18 @@ def report(args):
     notes_a = open(os.path.join(work, "a.notes")).read().strip() if os.path.exists(os.path.join(work, "a.notes")) else ""
     notes_b = open(os.path.join(work, "b.notes")).read().strip() if os.path.exists(os.path.join(work, "b.notes")) else ""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    b_media = open(os.path.join(work, "b.media")).read().strip() if os.path.exists(os.path.join(work, "b.media")) else "pcap"
+    if b_media == "stream":
+        b_media_text = ("SIPp `rtp_stream` (ordinary UDP sockets, one per call) playing the PCMA payload of\n"
+                        "  `/usr/share/sip-tester/g711a.pcap` (7.05 s of audio, sent as 160-byte 20 ms packets, 50 packets/s)\n"
+                        "  four times back to back by the caller and by the agent (`uac_media.xml`, `uas_media.xml` with\n"
+                        "  `play_pcap_audio` replaced by `rtp_stream`, `B_MEDIA=stream`)")
+        meter_text = "this run's SIPp media ports or the ephemeral range 32768-60999 (`rtp_stream`\n  sends from either; the relays' own counters match these meters)"
+    else:
+        b_media_text = ("`/usr/share/sip-tester/g711a.pcap` (PCMA, 236 packets in 7.05 s,\n"
+                        "  about 33.5 packets/s) played four times back to back by the caller and by the agent\n"
+                        "  (`uac_media.xml`, `uas_media.xml`, `B_MEDIA=pcap`)")
+        meter_text = "this run's SIPp media ports"
 
     # (a) per ladder: the highest passing rate below the first failing one; median over ladders
     ladders = sorted({r.get("ladder", "1") for r in a}, key=int)
@@ -315,8 +348,10 @@ def report(args):
   ports 21000-31999.
 - (a) Calls: INVITE with SDP -> optional 100/180 -> 200 with SDP -> ACK -> 1 s hold with no RTP
   -> BYE -> 200 (`uac_short.xml`, agent `uas_quiet.xml`). Each step is {step_s} s worth of calls
-  at the asked rate (`sipp -r RATE -m RATE*{step_s}`). Failed = asked calls minus SIPp's
-  SuccessfulCall count. SIP response times are SIPp `rtd` timers dumped per call
+  at the asked rate, split over several SIPp callers started together (one per 400 cps
+  asked by default, `SIPP_CPS`; each `sipp -r RATE/N -m RATE/N*{step_s}` on its own ports) so that
+  one SIPp's own limit is not what is measured. Failed = asked calls minus the callers' summed
+  SuccessfulCall count; the rate reached is the sum of each caller's. SIP response times are SIPp `rtd` timers dumped per call
   (`-trace_rtt -rtt_freq 1`, 1 ms resolution): INVITE sent -> 200 received and BYE sent -> 200
   received at the caller; p99 is nearest-rank. A step passes with < 0.1 % failed, both p99 < 50 ms
   and >= 95 % of the asked rate reached (from the spread of the 200s' timestamps). Stepping stops
@@ -324,9 +359,7 @@ def report(args):
   ladder (all rates, both systems) is run several times; the result is the median of the
   ladders' results. SIPp itself runs
   on the same 2 cores, so the top rates measure the machine as much as the system under test.
-- (b) Calls: ~28.2 s each, `/usr/share/sip-tester/g711a.pcap` (PCMA, 236 packets in 7.05 s,
-  about 33.5 packets/s) played four times back to back by the caller and by the agent
-  (`uac_media.xml`, `uas_media.xml`), started at 100 calls/s up to the fixed number of concurrent
+- (b) Calls: ~28.2 s each, {b_media_text}, started at 100 calls/s up to the fixed number of concurrent
   calls. Window: {win0} s to {win1} s after the first INVITE (ramp finished, no call ended; the
   "up mid-window" column is `ncgw_calls_active` / `rtpengine_sessions{{type="own"}}` at its middle).
   CPU = utime+stime from `/proc/PID/stat` (all threads) at the window's ends: ncgw's process;
@@ -340,20 +373,45 @@ def report(args):
   median over the repetitions; ratios are of medians. "machine busy %" is the share of all
   cores' time not idle in the window (SIPp's two instances, the relay, and anything else the
   machine was running).
+- Why not SIPp's pcap play (`B_MEDIA=pcap`, the earlier runs): it sends through one raw socket
+  per call (bound to 127.0.0.1, protocol UDP), and the kernel hands a clone of every UDP datagram
+  delivered on 127.0.0.1 to each of them (dropped again on their full queues). With N calls up,
+  every datagram a relay sends then costs about 2N raw-socket deliveries inside the relay's own
+  `sendto`: the same cost for both relays, growing with the number of calls, so the measure was
+  mostly SIPp's. A `perf` profile of ncgw at 500 calls (992 raw sockets open) put 65 % of its
+  CPU in `raw_local_deliver`; at 200 calls, 24 %. `rtp_stream` uses ordinary UDP sockets.
 - In (b), "pkts in (window)" far from "pkts out (window)" means datagrams waited in socket
   queues at one end of the window (the relay or the senders fell behind): the machine was not
   keeping up at that load. In (a), "held 2 s after" is what the relay still held 2 s after the
   step's last call ended (ncgw's `ncgw_rtp_ports_in_use`, rtpengine's own sessions).
 - Meters: iptables counters in a chain jumped to from OUTPUT on `lo`, matching only datagrams
-  between the relay's RTP ports and this run's SIPp media ports; both relays pay the same rule
+  between the relay's RTP ports and {meter_text}; both relays pay the same rule
   cost on their sends.
 """)
     return "\n".join(lines)
 
 
+def alaw(args):
+    """The RTP payloads of a pcap (Ethernet/IPv4/UDP/RTP), concatenated: SIPp rtp_stream's input."""
+    src, dst = args
+    d = open(src, "rb").read()
+    end = "<" if struct.unpack("<I", d[:4])[0] in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    l2 = {1: 14, 113: 16, 0: 4, 101: 0}.get(struct.unpack(end + "I", d[20:24])[0], 14)
+    off, out = 24, bytearray()
+    while off + 16 <= len(d):
+        incl = struct.unpack(end + "I", d[off + 8:off + 12])[0]
+        ip = d[off + 16 + l2:off + 16 + incl]
+        off += 16 + incl
+        rtp = ip[(ip[0] & 15) * 4 + 8:]
+        out += rtp[12 + 4 * (rtp[0] & 15):]
+    open(dst, "wb").write(out)
+
+
 if __name__ == "__main__":
     mode, rest = sys.argv[1], sys.argv[2:]
-    if mode == "step":
+    if mode == "alaw":
+        alaw(rest)
+    elif mode == "step":
         step(rest)
     elif mode == "media":
         media(rest)

@@ -1,0 +1,117 @@
+//! The relay's receive path: drains a ready socket with `recvmmsg` into per-thread buffers and
+//! puts each datagram through the session's bridge (`relay_one`), then sends it on or hands it to
+//! the transcoder. Metrics are added and the clock read once per batch. `relay_one` is the one
+//! place every received datagram passes, right after the relay's verdict: where a tap on the
+//! relayed packets belongs.
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use super::{counters, now, result_index, Shared, Sockets, BATCH};
+use crate::media::mmsg::{self, RecvBatch};
+use crate::media::relay::{Channel, DropReason, Side, Verdict};
+use crate::media::transcoding_session::Transcoding;
+
+thread_local! {
+    /// The receive buffers of the sessions this thread runs (`drain` never holds them across an
+    /// `await`, so one set per thread is enough).
+    static RECV: RefCell<RecvBatch> = RefCell::new(RecvBatch::new());
+}
+
+/// Per-batch packet counts by result (in the order of `RESULTS`), added to the metrics once per
+/// batch rather than once per packet.
+#[derive(Default)]
+struct Tally([u64; 6]);
+
+impl Tally {
+    fn flush(&self, side: Side) {
+        let dir = match side {
+            Side::A => 0,
+            Side::B => 1,
+        };
+        for (counter, &n) in counters().c[dir].iter().zip(&self.0) {
+            if n > 0 {
+                counter.inc_by(n);
+            }
+        }
+    }
+}
+
+/// Reads up to `BATCH` datagrams from one socket, `recvmmsg` by `recvmmsg` with one clock read
+/// each, and relays each (or, transcoding, hands each packet the relay accepted to `xcode`;
+/// `scratch` keeps the bytes the relay rewrites).
+pub(super) fn drain(shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
+    RECV.with_borrow_mut(|batch| drain_into(batch, shared, sockets, side, channel, xcode, scratch));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drain_into(batch: &mut RecvBatch, shared: &Shared, sockets: &Sockets, side: Side, channel: Channel, mut xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>) {
+    let socket = sockets.get(side, channel);
+    let mut tally = Tally::default();
+    for _ in 0..BATCH.div_ceil(mmsg::SLOTS) {
+        let got = match batch.recv(socket) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // An ICMP error from an earlier send surfaces here; the socket stays usable.
+            Err(_) => continue,
+        };
+        let now = now();
+        crate::media::relay_threads::note_received(got.count);
+        for i in 0..got.count {
+            // A truncated datagram comes back empty: the relay counts it malformed rather than
+            // forwarding it cut.
+            let (data, from) = batch.datagram(i);
+            let packet = Packet { side, channel, from, now };
+            relay_one(shared, sockets, packet, data, xcode.as_deref_mut(), scratch, &mut tally);
+        }
+        if got.drained {
+            break;
+        }
+    }
+    tally.flush(side);
+}
+
+/// Where a received datagram came from, and when.
+#[derive(Clone, Copy)]
+struct Packet {
+    side: Side,
+    channel: Channel,
+    from: SocketAddr,
+    now: Instant,
+}
+
+/// One received datagram through the relay: the verdict, then the send (or the transcoder).
+fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xcode: Option<&mut Transcoding>, scratch: &mut Vec<u8>, tally: &mut Tally) {
+    let Packet { side, channel, from, now } = p;
+    if let Some(x) = xcode {
+        scratch.clear();
+        scratch.extend_from_slice(data);
+        let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+        tally.0[result_index(verdict)] += 1;
+        if matches!(verdict, Verdict::Forward { .. } | Verdict::Drop(DropReason::NoDestination)) {
+            if channel == Channel::Rtcp || crate::media::rtp::classify(scratch) == crate::media::rtp::PacketKind::Rtcp {
+                x.on_rtcp(side, scratch);
+            } else {
+                x.on_rtp(now, side, scratch);
+                // The packet as the peer sent it (the recorder decodes by this side's codecs).
+                if let Some(tap) = shared.tap.get() {
+                    tap.offer(side as u8, now, scratch);
+                }
+            }
+        }
+        return;
+    }
+    let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+    tally.0[result_index(verdict)] += 1;
+    if let Verdict::Forward { to, via } = verdict {
+        if sockets.get(side.other(), via).try_send_to(data, to).is_err() {
+            shared.send_failed.fetch_add(1, Relaxed);
+            tally.0[5] += 1;
+        }
+        // After the send: the fork adds nothing to the relayed packet's latency.
+        if let (Some(tap), Channel::Rtp) = (shared.tap.get(), channel) {
+            tap.offer(side as u8, now, data);
+        }
+    }
+}
