@@ -174,6 +174,9 @@ data_dir = "$WORK/ncgw/data"
 dir = "$WORK/ncgw/dialplans"
 [media]
 rtp_ports = "$NCGW_RTP_LO-$NCGW_RTP_HI"
+# The peer relays without recording: so does ncgw here (recording cost: --bin record).
+[recording]
+enabled = false
 [log]
 level = "warn"
 EOF
