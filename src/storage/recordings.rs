@@ -48,6 +48,27 @@ pub struct RecordingFilter {
     pub limit: u32,
 }
 
+/// Binds every column of `row` as `$1..$17`, in the order of `COLUMNS`.
+fn bind_row<'q>(q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>, row: &'q RecordingRow) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(&row.call_id)
+        .bind(&row.path)
+        .bind(row.started_at)
+        .bind(row.ended_at)
+        .bind(row.duration_ms)
+        .bind(json(&row.participants))
+        .bind(&row.agent)
+        .bind(&row.queue)
+        .bind(json(&row.tags))
+        .bind(row.size_bytes)
+        .bind(row.segments)
+        .bind(&row.chain_head)
+        .bind(&row.manifest_sha256)
+        .bind(&row.state)
+        .bind(&row.reason)
+        .bind(row.dropped_packets)
+        .bind(json(&row.gaps))
+}
+
 const COLUMNS: &str = "call_id, path, started_at, ended_at, duration_ms, participants_json, agent, queue, tags_json, \
     size_bytes, segments, chain_head, manifest_sha256, state, reason, dropped_packets, gaps_json";
 
@@ -80,55 +101,16 @@ impl RecordingIndex {
     /// A row for a recording that has just started (state `recording`).
     pub async fn insert(&self, row: &RecordingRow) -> Result<(), StorageError> {
         let sql = format!("INSERT INTO recordings ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT(call_id) DO NOTHING");
-        sqlx::query(&sql)
-            .bind(&row.call_id)
-            .bind(&row.path)
-            .bind(row.started_at)
-            .bind(row.ended_at)
-            .bind(row.duration_ms)
-            .bind(json(&row.participants))
-            .bind(&row.agent)
-            .bind(&row.queue)
-            .bind(json(&row.tags))
-            .bind(row.size_bytes)
-            .bind(row.segments)
-            .bind(&row.chain_head)
-            .bind(&row.manifest_sha256)
-            .bind(&row.state)
-            .bind(&row.reason)
-            .bind(row.dropped_packets)
-            .bind(json(&row.gaps))
-            .execute(&self.pool)
-            .await
-            .map_err(StorageError::from_sqlx)?;
+        bind_row(sqlx::query(&sql), row).execute(&self.pool).await.map_err(StorageError::from_sqlx)?;
         Ok(())
     }
 
-    /// Replaces a row with its final values (the recording closed).
+    /// Replaces a row with its final values (the recording closed); the path and start stay.
     pub async fn update(&self, row: &RecordingRow) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE recordings SET ended_at=$2, duration_ms=$3, participants_json=$4, agent=$5, queue=$6, tags_json=$7, \
-             size_bytes=$8, segments=$9, chain_head=$10, manifest_sha256=$11, state=$12, reason=$13, dropped_packets=$14, \
-             gaps_json=$15 WHERE call_id=$1",
-        )
-        .bind(&row.call_id)
-        .bind(row.ended_at)
-        .bind(row.duration_ms)
-        .bind(json(&row.participants))
-        .bind(&row.agent)
-        .bind(&row.queue)
-        .bind(json(&row.tags))
-        .bind(row.size_bytes)
-        .bind(row.segments)
-        .bind(&row.chain_head)
-        .bind(&row.manifest_sha256)
-        .bind(&row.state)
-        .bind(&row.reason)
-        .bind(row.dropped_packets)
-        .bind(json(&row.gaps))
-        .execute(&self.pool)
-        .await
-        .map_err(StorageError::from_sqlx)?;
+        let sql = "UPDATE recordings SET ended_at=$4, duration_ms=$5, participants_json=$6, agent=$7, queue=$8, tags_json=$9, \
+             size_bytes=$10, segments=$11, chain_head=$12, manifest_sha256=$13, state=$14, reason=$15, dropped_packets=$16, \
+             gaps_json=$17 WHERE call_id=$1";
+        bind_row(sqlx::query(sql), row).execute(&self.pool).await.map_err(StorageError::from_sqlx)?;
         Ok(())
     }
 
