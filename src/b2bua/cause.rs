@@ -18,7 +18,6 @@ pub const DIALPLAN_REJECTED: &str = "dialplan.rejected";
 pub const DIALPLAN_NO_MATCH: &str = "dialplan.no_match";
 pub const UNROUTABLE: &str = "dialplan.unroutable";
 pub const USER_OFFLINE: &str = "user.not_registered";
-pub const QUEUE_UNAVAILABLE: &str = "acd.not_available";
 /// The caller hung up while waiting in a queue (or while an agent's phone rang).
 pub const ACD_ABANDONED: &str = "acd.abandoned";
 /// The call waited the queue's `max_wait` and had nowhere to go.
