@@ -143,6 +143,13 @@ struct Agent {
     pending_break: Option<String>,
 }
 
+impl Agent {
+    /// A provisioned agent before its first login.
+    fn logged_out(cfg: AgentConfig, skills: Reqs, login_queues: Option<Vec<usize>>) -> Agent {
+        Agent { cfg, skills, login_queues, queues: Vec::new(), classes: Vec::new(), state: St::LoggedOut, since: None, idle_since: None, pending_break: None }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     MaxWait(usize),
@@ -213,17 +220,7 @@ impl Acd {
             let skills = acd.reqs_of(a.skills.iter().map(|(s, l)| (s.as_str(), *l)));
             let login_queues = a.queues.as_ref().map(|qs| qs.iter().filter_map(|q| acd.queue_index.get(q).copied()).collect());
             acd.agent_index.insert(a.id.clone(), acd.agents.len());
-            acd.agents.push(Agent {
-                cfg: a,
-                skills,
-                login_queues,
-                queues: Vec::new(),
-                classes: Vec::new(),
-                state: St::LoggedOut,
-                since: None,
-                idle_since: None,
-                pending_break: None,
-            });
+            acd.agents.push(Agent::logged_out(a, skills, login_queues));
         }
         acd
     }

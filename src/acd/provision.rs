@@ -27,17 +27,7 @@ impl Acd {
         let skills = self.reqs_of(cfg.skills.iter().map(|(s, l)| (s.as_str(), *l)));
         let Some(&a) = self.agent_index.get(&cfg.id) else {
             self.agent_index.insert(cfg.id.clone(), self.agents.len());
-            self.agents.push(Agent {
-                cfg,
-                skills,
-                login_queues,
-                queues: Vec::new(),
-                classes: Vec::new(),
-                state: St::LoggedOut,
-                since: None,
-                idle_since: None,
-                pending_break: None,
-            });
+            self.agents.push(Agent::logged_out(cfg, skills, login_queues));
             return Ok(());
         };
         // Queues chosen at login differ from the configured ones; they survive a change that

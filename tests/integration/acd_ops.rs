@@ -1,22 +1,11 @@
 //! Agent and queue operations as an operator does them: the `ncgw` binary against a running node
 //! (provisioning, login, break, the `--json` listings and their numbers), agents registering with
 //! the password they were given, provisioning surviving a restart, and the ACD series in /metrics.
-use std::process::Command;
 
 use serde_json::Value;
 
-use super::harness::{admin_get, TestNode};
+use super::harness::{admin_get, ncgw, TestNode};
 use super::sipp::Sipp;
-
-fn ncgw(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ncgw"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NCGW_ADMIN")
-        .output()
-        .expect("ncgw runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 /// Runs `ncgw ARGS --admin NODE` on a blocking thread.
 pub(super) async fn cli(node: &TestNode, args: &[&str]) -> (i32, String, String) {

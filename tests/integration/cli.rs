@@ -1,17 +1,6 @@
 //! The `ncgw` binary as an operator uses it: help, check (ok and broken files), status against a node.
-use std::process::Command;
 
-use super::harness::TestNode;
-
-fn ncgw(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ncgw"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NCGW_ADMIN")
-        .output()
-        .expect("ncgw runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
+use super::harness::{ncgw, TestNode};
 
 #[test]
 fn help_lists_the_commands() {

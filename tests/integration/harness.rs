@@ -166,3 +166,15 @@ where
     .await;
     found.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {what}"))
 }
+
+/// Runs the `ncgw` binary from the repository root (no `NCGW_ADMIN` from the environment):
+/// exit code, stdout, stderr.
+pub fn ncgw(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ncgw"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NCGW_ADMIN")
+        .output()
+        .expect("ncgw runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}

@@ -3,12 +3,11 @@
 //! recordings verify with the CLI, export to a WAV, take tags through the admin API, and no
 //! plaintext audio is on disk.
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::harness::{admin_get, free_port, wait_udp_bound, wait_until, TestNode};
+use super::harness::{admin_get, free_port, ncgw, wait_udp_bound, wait_until, TestNode};
 use super::sipp::Sipp;
 use ncgw::media::codec::{AudioDecoder, G711Decoder, G711Law};
 
@@ -35,11 +34,6 @@ pub fn pcap_payloads() -> Vec<Vec<u8>> {
         }
     }
     out
-}
-
-pub fn ncgw(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ncgw")).args(args).env_remove("NCGW_ADMIN").output().expect("ncgw runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 /// Every file under `dir`.

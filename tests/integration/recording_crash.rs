@@ -5,7 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::harness::{free_port, wait_udp_bound, wait_until};
-use super::recording::{ncgw, plan_to};
+use super::harness::ncgw;
+use super::recording::plan_to;
 use super::sipp::Sipp;
 use ncgw::storage::{RecordingFilter, RecordingIndex};
 
