@@ -25,6 +25,14 @@ const JITTER_MARGIN: Duration = Duration::from_millis(300);
 /// How often a call's queue is drained; the queue must hold this long's packets.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
+/// The audio one segment holds. `recording.segment_s` is the crash horizon: a block is sealed
+/// `JITTER_MARGIN` after its end, noticed at the next drain, so a `kill -9` loses the open
+/// block plus those two — cut blocks that much shorter than the segment and the loss stays
+/// within one segment. (A segment of 1 s holds 600 ms of audio, one of 4 s holds 3.6 s.)
+pub fn block_length(segment: Duration) -> Duration {
+    segment.saturating_sub(JITTER_MARGIN + DRAIN_EVERY).max(DRAIN_EVERY)
+}
+
 /// The call, as known when it is answered.
 #[derive(Debug, Clone)]
 pub struct AnswerInfo {
@@ -245,7 +253,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
             tracing::warn!(call = %call.call_id, error = %e, "recording not indexed at start");
         }
     }
-    let mut mixer = Mixer::new(ctx.config.segment, JITTER_MARGIN);
+    let mut mixer = Mixer::new(block_length(ctx.config.segment), JITTER_MARGIN);
     for (side, codecs) in call.codecs.iter().enumerate() {
         for (pt, codec) in codecs {
             mixer.set_codec(side, *pt, codec.clone());

@@ -13,10 +13,18 @@ fn pcma_packet(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
     p
 }
 
+#[test]
+fn a_kill_loses_at_most_one_segment() {
+    assert_eq!(block_length(Duration::from_secs(1)), Duration::from_millis(600));
+    assert_eq!(block_length(Duration::from_secs(4)), Duration::from_millis(3600));
+    assert_eq!(block_length(Duration::from_millis(50)), DRAIN_EVERY);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_recorded_call_verifies_and_has_the_calls_length() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = RecordingConfig { segment: Duration::from_secs(1), ..Default::default() };
+    // 1 s blocks: the segment (crash horizon) adds the jitter margin and one drain.
+    let config = RecordingConfig { segment: Duration::from_millis(1400), ..Default::default() };
     let mut rec = Recorder::open(tmp.path(), config, None, RecorderHooks::default()).unwrap();
     let t0 = now();
     let call = AnswerInfo { call_id: "c00000000beef".into(), caller: "+8613800000000".into(), callee: "1001".into(), answered_ms: 1_798_761_600_000, at: t0, codecs: Default::default() };
@@ -50,7 +58,8 @@ async fn a_recorded_call_verifies_and_has_the_calls_length() {
 #[tokio::test(start_paused = true)]
 async fn a_segment_that_cannot_be_written_is_a_signed_gap() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = RecordingConfig { segment: Duration::from_secs(1), ..Default::default() };
+    // 1 s blocks: the segment (crash horizon) adds the jitter margin and one drain.
+    let config = RecordingConfig { segment: Duration::from_millis(1400), ..Default::default() };
     let mut rec = Recorder::open(tmp.path(), config, None, RecorderHooks::default()).unwrap();
     let id = "c0000000000f1";
     let dir = store::call_dir(tmp.path(), id, 1_798_761_600_000);

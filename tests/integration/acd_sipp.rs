@@ -274,6 +274,29 @@ async fn acd_callers_reach_agents_by_priority_and_skill_with_prompts_while_waiti
     node.stop().await;
 }
 
+/// Waits (bounded) until `name` has `n` callers waiting; a caller whose SIPp ends first fails the
+/// test with that caller's trace (a caller that never got into the queue, not a slow queue).
+async fn wait_waiting(node: &TestNode, name: &str, n: u64, callers: &mut [&mut tokio::task::JoinHandle<super::sipp::SippRun>]) {
+    let ended = |c: &[&mut tokio::task::JoinHandle<super::sipp::SippRun>]| c.iter().any(|h| h.is_finished());
+    let seen = wait_until(&format!("{n} callers waiting in {name}"), Duration::from_secs(10), || {
+        let done = ended(callers);
+        async move {
+            if done {
+                return Some(false);
+            }
+            (queue(&json(node, &["queues"]).await, name)["waiting"] == n).then_some(true)
+        }
+    })
+    .await;
+    if !seen {
+        for h in callers.iter_mut().filter(|h| h.is_finished()) {
+            let run = (&mut **h).await.expect("caller task");
+            run.assert_ok();
+            panic!("a caller ended cleanly before {n} were waiting in {name}:\n{}", run.messages);
+        }
+    }
+}
+
 /// `ncgw_acd_offer_latency_seconds{queue}` count for `queue` in the node's /metrics.
 async fn offer_latency_count(node: &TestNode, queue: &str) -> u64 {
     let (_, text) = admin_get(node.admin, "/metrics").await;
@@ -303,11 +326,10 @@ async fn acd_offer_latency_is_observed_when_an_agent_becomes_available() {
     assert_eq!(code, 0, "{err}");
     let before = offer_latency_count(&node, "latency").await;
     let nd = &node;
-    let waiting = |n: u64| move || async move { (queue(&json(nd, &["queues"]).await, "latency")["waiting"] == n).then_some(()) };
-    let first = caller(&node, "+8613900000011", 3000);
-    wait_until("the first caller waiting", Duration::from_secs(10), waiting(1)).await;
-    let second = caller(&node, "+8613900000012", 8000);
-    wait_until("2 callers waiting", Duration::from_secs(10), waiting(2)).await;
+    let mut first = caller(&node, "+8613900000011", 3000);
+    wait_waiting(nd, "latency", 1, &mut [&mut first]).await;
+    let mut second = caller(&node, "+8613900000012", 8000);
+    wait_waiting(nd, "latency", 2, &mut [&mut first, &mut second]).await;
     assert_eq!(offer_latency_count(&node, "latency").await, before, "nothing offered while the agent is on break");
     // Back from the break: the first caller is offered at once.
     let (code, _, err) = super::acd_ops::cli(&node, &["agents", "state", "3101", "available"]).await;

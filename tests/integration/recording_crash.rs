@@ -1,6 +1,6 @@
 //! `kill -9` during 20 recorded calls: the restarted node closes every recording as
-//! `incomplete` / `node_restart`, each holds the audio up to within one segment (plus the
-//! jitter margin) of the kill, and all of them verify.
+//! `incomplete` / `node_restart`, each holds the audio up to within one segment of the kill,
+//! and all of them verify.
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -9,6 +9,9 @@ use super::harness::ncgw;
 use super::recording::plan_to;
 use super::sipp::Sipp;
 use ncgw::storage::{RecordingFilter, RecordingIndex};
+
+/// How late the writer task may run on a loaded machine beyond the designed bound.
+const SCHEDULING_SLACK_MS: i64 = 250;
 
 const SEGMENT_S: u64 = 1;
 
@@ -94,10 +97,11 @@ async fn kill_9_during_20_recorded_calls_then_restart_recovers_every_recording()
     for r in &rows {
         assert_eq!((r.state.as_str(), r.reason.as_deref()), ("incomplete", Some("node_restart")), "{r:?}");
         let end = r.started_at + r.duration_ms.unwrap();
-        // Lost: the open segment, the jitter margin (300 ms) a block waits for late packets, and
-        // the time its sealed write takes on this (shared, loaded) machine.
+        // Lost: the open block, the jitter margin a block waits for late packets and one drain
+        // period, which together make one segment (`writer::block_length`); plus the time the
+        // sealed write takes on this shared, loaded 2-core machine (kill and clock read race it).
         let lost = killed_ms - end;
-        assert!(lost <= (SEGMENT_S * 1000) as i64 + 300 + 1000, "{} lost {lost} ms at the kill: {r:?}", r.call_id);
+        assert!(lost <= (SEGMENT_S * 1000) as i64 + SCHEDULING_SLACK_MS, "{} lost {lost} ms at the kill: {r:?}", r.call_id);
         assert!(lost >= -100, "{} ends after the kill", r.call_id);
         assert!(r.segments >= 2, "{r:?}");
     }

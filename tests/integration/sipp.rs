@@ -21,12 +21,19 @@ pub struct Sipp {
     pub args: Vec<String>,
     pub timeout: Duration,
     pub local_port: u16,
+    /// The SIP port was picked here for a UAC, so a bind failure may retry on another one.
+    own_port: bool,
 }
+
+/// SIPp's exit code for "fatal error binding a socket" (-2): a port `free_port` returned was taken
+/// by a parallel test before SIPp bound it.
+const SIPP_BIND_FAILED: i32 = 254;
 
 impl Sipp {
     /// A UAC (or UAS with `-sf` of a UAS scenario) talking to `target`, on its own free ports.
     pub fn new(target: Option<SocketAddr>, scenario_file: &str) -> Sipp {
-        Self::at_port(target, scenario_file, free_port())
+        // A UAC's own port matters to nobody else; a UAS's port is routed to, so it stays.
+        Sipp { own_port: target.is_some(), ..Self::at_port(target, scenario_file, free_port()) }
     }
 
     /// Like `new`, on a given local SIP port (a UAS the dialplan routes to, a registered phone).
@@ -51,7 +58,7 @@ impl Sipp {
         if let Some(t) = target {
             args.insert(0, t.to_string());
         }
-        Sipp { args, timeout: Duration::from_secs(60), local_port }
+        Sipp { args, timeout: Duration::from_secs(60), local_port, own_port: false }
     }
 
     pub fn args(mut self, list: &[&str]) -> Sipp {
@@ -60,11 +67,36 @@ impl Sipp {
     }
 
     /// Runs SIPp to completion (killed after the timeout) and returns its exit code and traces.
-    pub async fn run(self) -> SippRun {
+    /// A start that fails to bind a port (taken by a parallel test in the meantime) is retried on
+    /// fresh ports, at most three times.
+    pub async fn run(mut self) -> SippRun {
         assert!(which("sipp"), "SIPp is not installed: run ./tools/setup (apt-get install sip-tester)");
+        let mut attempt = 1;
+        loop {
+            let run = self.run_once().await;
+            if run.code != Some(SIPP_BIND_FAILED) || attempt == 3 {
+                return run;
+            }
+            attempt += 1;
+            self.set_arg("-mp", free_port());
+            if self.own_port {
+                self.local_port = free_port();
+                self.set_arg("-p", self.local_port);
+            }
+        }
+    }
+
+    fn set_arg(&mut self, flag: &str, port: u16) {
+        if let Some(i) = self.args.iter().position(|a| a == flag) {
+            self.args[i + 1] = port.to_string();
+        }
+    }
+
+    async fn run_once(&self) -> SippRun {
         let dir = tempfile::tempdir().expect("temp dir");
         let msg = dir.path().join("messages.log");
         let err = dir.path().join("errors.log");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr file");
         let mut cmd = tokio::process::Command::new("sipp");
         cmd.args(&self.args)
             .arg("-message_file")
@@ -74,7 +106,7 @@ impl Sipp {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("sipp starts");
         let code = match tokio::time::timeout(self.timeout, child.wait()).await {
@@ -84,11 +116,9 @@ impl Sipp {
                 None
             }
         };
-        SippRun {
-            code,
-            messages: std::fs::read_to_string(&msg).unwrap_or_default(),
-            errors: std::fs::read_to_string(&err).unwrap_or_default(),
-        }
+        let mut errors = std::fs::read_to_string(&err).unwrap_or_default();
+        errors.push_str(&std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default());
+        SippRun { code, messages: std::fs::read_to_string(&msg).unwrap_or_default(), errors }
     }
 }
 
