@@ -45,7 +45,8 @@ pub enum RecordingsAction {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Check every segment, the hash chain and the signature; exits 1 when anything fails.
+    /// Check every segment, the hash chain, the signature and that the file is not cut short;
+    /// exits 1 when anything fails.
     Verify {
         /// The call id of the recording.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -177,18 +178,19 @@ pub fn recordings(cli: &Cli, args: &RecordingsArgs) -> anyhow::Result<ExitCode> 
     })
 }
 
-/// Verifies one indexed recording; the index's manifest hash must match the file's too.
+/// Verifies one indexed recording; the index's manifest hash must match the file's too, and a
+/// file cut short is measured against the index's segment count.
 pub fn check(data_dir: &Path, row: &RecordingRow, keys: &Keys, blocks: Option<&mut Vec<crate::recording::container::Block>>) -> store::Report {
-    let dir = data_dir.join(&row.path);
+    let file = data_dir.join(&row.path);
     if row.state == "recording" {
         let mut r = store::Report { call_id: row.call_id.clone(), ..Default::default() };
         r.problems.push(store::Problem { segment: None, what: "still recording (not closed yet)".into() });
         return r;
     }
-    let (mut report, _) = store::verify(&dir, &row.call_id, &SegmentKey::new(&keys.segment), &keys.public(), blocks);
-    if let (Some(expected), Ok(body)) = (&row.manifest_sha256, std::fs::read(dir.join(manifest::MANIFEST_FILE))) {
-        use sha2::Digest;
-        if &keys::hex(&sha2::Sha256::digest(&body)) != expected {
+    let (mut report, _) = store::verify(&file, &row.call_id, &SegmentKey::new(&keys.segment), &keys.public(), blocks);
+    report.expect_segments(u32::try_from(row.segments).unwrap_or(0));
+    if let (Some(expected), Some(found)) = (&row.manifest_sha256, &report.manifest_sha256) {
+        if expected != found {
             report.problems.push(store::Problem { segment: None, what: "manifest differs from the one indexed".into() });
         }
     }

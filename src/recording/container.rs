@@ -1,7 +1,8 @@
-//! The on-disk segment: a plaintext block (header, two-channel PCM, raw RTP of undecodable
-//! codecs) sealed with AES-256-GCM into one self-contained file.
+//! The sealed segment: a plaintext block (header, two-channel PCM, raw RTP of undecodable
+//! codecs) sealed with AES-256-GCM into one self-contained byte string, the payload of one
+//! segment record of the recording file ([`super::records`]).
 //!
-//! File layout (all integers little-endian):
+//! Segment layout (all integers little-endian):
 //!
 //! ```text
 //! "NCGWSEG1" | index u32 | nonce [12] | AES-256-GCM(block) incl. 16-byte tag
@@ -18,10 +19,10 @@
 //! ```
 //!
 //! Every segment decodes on its own: nothing in it refers to another segment.
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 
-/// Magic at the start of every segment file.
+/// Magic at the start of every sealed segment.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"NCGWSEG1";
 const BLOCK_MAGIC: &[u8; 8] = b"NCGWPCM1";
 const BLOCK_VERSION: u8 = 1;
@@ -34,16 +35,16 @@ const BLOCK_HEADER: usize = 8 + 1 + 1 + 2 + 4 + 4 + 8 + 4 + 4;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContainerError {
-    /// The file does not start with the segment magic.
-    #[error("not a segment file (bad magic)")]
+    /// The bytes do not start with the segment magic.
+    #[error("not a sealed segment (bad magic)")]
     BadMagic,
-    /// The file is shorter than its header and tag.
+    /// The segment is shorter than its header and tag.
     #[error("truncated ({0} bytes)")]
     Truncated(usize),
     /// Authentication failed: wrong key, changed bytes, or a segment from another place.
     #[error("decryption failed (wrong key, modified bytes, or moved segment)")]
     Decrypt,
-    /// The file says it is another segment than the one expected at this position.
+    /// The segment says it is another one than the one expected at this position.
     #[error("holds segment {found}, expected {expected}")]
     IndexMismatch { expected: u32, found: u32 },
     /// The decrypted block is malformed (a bug or a forged key).
@@ -81,8 +82,15 @@ impl Block {
     }
 
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the block's plaintext to `out` (one reserve, no intermediate buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         let raw_len: usize = self.raw.iter().map(|r| 12 + r.payload.len()).sum();
-        let mut out = Vec::with_capacity(BLOCK_HEADER + self.pcm.len() * 2 + raw_len);
+        out.reserve(BLOCK_HEADER + self.pcm.len() * 2 + raw_len);
         out.extend_from_slice(BLOCK_MAGIC);
         out.push(BLOCK_VERSION);
         out.push(CHANNELS as u8);
@@ -92,9 +100,7 @@ impl Block {
         out.extend_from_slice(&self.start_sample.to_le_bytes());
         out.extend_from_slice(&(self.frames() as u32).to_le_bytes());
         out.extend_from_slice(&(self.raw.len() as u32).to_le_bytes());
-        for s in &self.pcm {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
+        out.extend(self.pcm.iter().flat_map(|s| s.to_le_bytes()));
         for r in &self.raw {
             let len = r.payload.len().min(u16::MAX as usize);
             out.push(r.side);
@@ -103,7 +109,6 @@ impl Block {
             out.extend_from_slice(&r.position.to_le_bytes());
             out.extend_from_slice(&r.payload[..len]);
         }
-        out
     }
 
     pub fn decode(b: &[u8]) -> Result<Block, ContainerError> {
@@ -194,24 +199,40 @@ fn aad(call_id: &str, index: u32) -> Vec<u8> {
     a
 }
 
-/// Encrypts a block into the bytes of its segment file.
+/// Encrypts a block into the bytes of its segment.
 pub fn seal(key: &SegmentKey, call_id: &str, salt: [u8; 8], block: &Block) -> Vec<u8> {
-    let mut nonce = [0u8; 12];
-    nonce[..8].copy_from_slice(&salt);
-    nonce[8..].copy_from_slice(&block.index.to_le_bytes());
-    let plain = block.encode();
-    let aad = aad(call_id, block.index);
-    // Encryption with a valid key and nonce only fails for inputs over 64 GiB.
-    let sealed = key.cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: &aad }).unwrap_or_default();
-    let mut out = Vec::with_capacity(FILE_HEADER + sealed.len());
-    out.extend_from_slice(SEGMENT_MAGIC);
-    out.extend_from_slice(&block.index.to_le_bytes());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
+    let mut out = Vec::new();
+    seal_into(key, call_id, salt, block, &mut out);
     out
 }
 
-/// Decrypts a segment file that should be segment `expected` of `call_id`.
+/// Appends the sealed segment to `out`: the plaintext is encoded straight into `out` and
+/// encrypted there in place (the same bytes as [`seal`], without a copy per stage).
+pub fn seal_into(key: &SegmentKey, call_id: &str, salt: [u8; 8], block: &Block, out: &mut Vec<u8>) {
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(&salt);
+    nonce[8..].copy_from_slice(&block.index.to_le_bytes());
+    out.extend_from_slice(SEGMENT_MAGIC);
+    out.extend_from_slice(&block.index.to_le_bytes());
+    out.extend_from_slice(&nonce);
+    let body = out.len();
+    block.encode_into(out);
+    out.reserve(16);
+    let aad = aad(call_id, block.index);
+    // Encryption with a valid key and nonce only fails for inputs over 64 GiB.
+    match key.cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut out[body..]) {
+        Ok(tag) => out.extend_from_slice(&tag),
+        Err(_) => out.truncate(body),
+    }
+}
+
+/// The index a sealed segment's clear header claims (authenticated only by [`open`]).
+pub fn claimed_index(sealed: &[u8]) -> Option<u32> {
+    let h = sealed.get(..12).filter(|h| &h[..8] == SEGMENT_MAGIC)?;
+    Some(u32::from_le_bytes([h[8], h[9], h[10], h[11]]))
+}
+
+/// Decrypts a sealed segment that should be segment `expected` of `call_id`.
 pub fn open(key: &SegmentKey, call_id: &str, expected: u32, file: &[u8]) -> Result<Block, ContainerError> {
     if file.len() < FILE_HEADER + 16 {
         return Err(ContainerError::Truncated(file.len()));
@@ -272,6 +293,17 @@ mod tests {
         moved[8..12].copy_from_slice(&5u32.to_le_bytes());
         assert_eq!(open(&key, "c1", 5, &moved), Err(ContainerError::Decrypt));
         assert!(matches!(open(&key, "c1", 2, &file[..20]), Err(ContainerError::Truncated(20))));
+    }
+
+    #[test]
+    fn seal_into_appends_the_same_bytes() {
+        let key = SegmentKey::new(&[7u8; 32]);
+        let mut buf = vec![0xaa; 5];
+        seal_into(&key, "c1", [1; 8], &block(4), &mut buf);
+        assert_eq!(&buf[..5], &[0xaa; 5]);
+        assert_eq!(buf[5..], seal(&key, "c1", [1; 8], &block(4))[..]);
+        assert_eq!(claimed_index(&buf[5..]), Some(4));
+        assert_eq!(claimed_index(&buf[..12]), None);
     }
 
     #[test]

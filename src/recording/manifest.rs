@@ -1,12 +1,12 @@
-//! The hash chain over segment files and the signed manifest that closes a recording.
+//! The hash chain over sealed segments and the signed manifest that closes a recording.
 //!
-//! `segment_hash = SHA-256(file bytes)` (the encrypted file, so anyone holding the public key can
-//! check the chain without the segment key) and
+//! `segment_hash = SHA-256(sealed segment)` (the encrypted bytes, so anyone holding the public
+//! key can check the chain without the segment key) and
 //! `link_i = SHA-256(link_{i-1} | i as u32 LE | segment_hash_i)`, starting from
 //! `link_{-1} = SHA-256("ncgw-recording-chain-v1\0" | call id)`. The manifest lists every
-//! segment's hash and link, the chain head and the call's metadata; `manifest.sig` holds the
-//! node's Ed25519 signature over the exact bytes of `manifest.json` and, when a timestamping
-//! authority is configured, its RFC 3161 token over the manifest's SHA-256.
+//! segment's place in the file, hash and link, the chain head and the call's metadata; the
+//! signature record after it holds the node's Ed25519 signature over the manifest's exact bytes
+//! and, when a timestamping authority is configured, its RFC 3161 token over their SHA-256.
 use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::keys::hex;
 
-pub const MANIFEST_FILE: &str = "manifest.json";
-pub const SIGNATURE_FILE: &str = "manifest.sig";
+/// Manifest format: 2 lists segments by their place in the one recording file.
+pub const VERSION: u32 = 2;
 
 pub fn genesis(call_id: &str) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -51,7 +51,9 @@ pub struct Gap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentEntry {
     pub index: u32,
-    pub file: String,
+    /// Where the segment's record starts in the recording file.
+    pub offset: u64,
+    /// Length of the sealed segment (the record's payload).
     pub bytes: u64,
     pub frames: u64,
     pub sha256: String,
@@ -95,13 +97,13 @@ pub struct Manifest {
     pub reason: Option<String>,
 }
 
-/// The contents of `manifest.sig`.
+/// The signature record's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureFile {
     pub algorithm: String,
     pub public_key: String,
     pub signature: String,
-    /// SHA-256 of `manifest.json` (hex).
+    /// SHA-256 of the manifest's bytes (hex).
     pub manifest_sha256: String,
     /// RFC 3161 TimeStampToken (DER, hex) over `manifest_sha256`, when a TSA is configured.
     pub rfc3161_token: Option<String>,
@@ -115,7 +117,7 @@ pub trait ManifestTimestamper: Send + Sync {
     fn timestamp(&self, manifest_sha256: &[u8; 32]) -> Option<Vec<u8>>;
 }
 
-/// Serialises and signs a manifest: returns the bytes of `manifest.json` and `manifest.sig`.
+/// Serialises and signs a manifest: returns the manifest's bytes and the signature record's.
 pub fn sign(manifest: &Manifest, key: &SigningKey, tsa: Option<&dyn ManifestTimestamper>) -> (Vec<u8>, Vec<u8>) {
     let mut body = serde_json::to_vec_pretty(manifest).unwrap_or_default();
     body.push(b'\n');
@@ -137,11 +139,11 @@ pub fn sign(manifest: &Manifest, key: &SigningKey, tsa: Option<&dyn ManifestTime
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
-    #[error("manifest.sig is unreadable: {0}")]
+    #[error("signature record is unreadable: {0}")]
     Unreadable(String),
     #[error("manifest signed by another key ({0})")]
     OtherKey(String),
-    #[error("signature does not match manifest.json (the manifest was edited)")]
+    #[error("signature does not match the manifest (the manifest was edited)")]
     Mismatch,
 }
 
@@ -152,7 +154,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
-/// Checks `manifest.sig` against the exact bytes of `manifest.json` and the node's key.
+/// Checks a signature record against the manifest's exact bytes and the node's key.
 pub fn check_signature(manifest: &[u8], sig: &[u8], key: &VerifyingKey) -> Result<(), SignatureError> {
     let s: SignatureFile = serde_json::from_slice(sig).map_err(|e| SignatureError::Unreadable(e.to_string()))?;
     if s.public_key != hex(key.as_bytes()) {

@@ -85,6 +85,8 @@ pub struct Mixer {
     stats: MixerStats,
     pcm: Vec<i16>,
     resampled: Vec<i16>,
+    /// A written block's PCM buffer, handed back for the next block.
+    spare: Vec<i16>,
 }
 
 impl Mixer {
@@ -109,6 +111,7 @@ impl Mixer {
             stats: MixerStats::default(),
             pcm: Vec::new(),
             resampled: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -118,6 +121,14 @@ impl Mixer {
         let Some(codecs) = self.codecs.get_mut(side) else { return };
         codecs.insert(payload_type, codec);
         self.sides[side].decoders.remove(&payload_type);
+    }
+
+    /// Gives a written block's PCM buffer back: the next block is cut into it instead of a
+    /// fresh allocation.
+    pub fn recycle(&mut self, pcm: Vec<i16>) {
+        if pcm.capacity() > self.spare.capacity() {
+            self.spare = pcm;
+        }
     }
 
     pub fn stats(&self) -> MixerStats {
@@ -240,7 +251,9 @@ impl Mixer {
 
     fn emit(&mut self, frames: u64) -> Block {
         let n = frames as usize * CHANNELS;
-        let mut pcm: Vec<i16> = if self.buf.len() > n { self.buf.drain(..n).collect() } else { std::mem::take(&mut self.buf) };
+        let mut pcm = std::mem::take(&mut self.spare);
+        pcm.clear();
+        pcm.extend(self.buf.drain(..n.min(self.buf.len())));
         pcm.resize(n, 0);
         let end = self.seg_start + frames;
         let (raw, rest): (Vec<RawPacket>, Vec<RawPacket>) = std::mem::take(&mut self.raw).into_iter().partition(|r| r.position < end);

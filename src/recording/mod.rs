@@ -1,12 +1,14 @@
 //! Call recording: every answered call's audio forked off the relay, decoded, time-aligned and
-//! written as encrypted, hash-chained segments closed by a signed manifest.
+//! appended to one file per call as encrypted, hash-chained segments closed by a signed manifest.
 //!
 //! - [`tap`]: the fork on the relay path (bounded queue, `try_send`, drops counted).
 //! - [`mixer`] (sans-IO): decode per payload type, place on the call's timeline, cut blocks.
-//! - [`container`]: one block sealed with AES-256-GCM into a self-contained segment file.
+//! - [`container`]: one block sealed with AES-256-GCM into a self-contained segment.
+//! - [`records`]: the append-only file `<call-id>.nrec`: a header, then framed records
+//!   (segments, the manifest, its signature); room for video streams by record type.
 //! - [`manifest`]: the SHA-256 chain, the manifest and its Ed25519 signature (RFC 3161 hook).
 //! - [`keys`]: the segment key and the node's signing key, generated on first start.
-//! - [`store`]: directories, crash-safe writes, verification, WAV export.
+//! - [`store`]: where files go, verification (first bad segment named), WAV export.
 //! - [`writer`]: the per-call task and start-up recovery; [`Recorder`] is what the runtime holds.
 //!
 //! Streams are keyed by [`Track`] (leg + media kind) so video tracks and the legs of a transfer
@@ -19,6 +21,7 @@ pub mod container;
 pub mod keys;
 pub mod manifest;
 pub mod mixer;
+pub mod records;
 pub mod store;
 pub mod tap;
 pub mod writer;
@@ -69,7 +72,7 @@ pub struct RecordingConfig {
     pub enabled: bool,
     /// The AES-256 segment key file; `DATA_DIR/recording.key` when unset.
     pub key_file: Option<PathBuf>,
-    /// Length of one segment (what a `kill -9` can lose at most).
+    /// Length of one segment record (what a `kill -9` can lose at most).
     pub segment: Duration,
     /// Packets a call's queue holds before the fork drops.
     pub queue: usize,

@@ -1,10 +1,12 @@
 //! The runtime side of recording: [`Recorder`] starts one task per answered call, which feeds the
-//! forked packets to the [`Mixer`], seals and writes each block as a segment (file I/O on the
-//! blocking pool, never on the relay's threads), extends the hash chain, and at the end signs the
-//! manifest and closes the index row. [`Recorder::recover`] closes what a crash left open.
+//! forked packets to the [`Mixer`], seals each block and appends it as a segment record to the
+//! call's one file (file I/O on the blocking pool, never on the relay's threads), extends the
+//! hash chain, and at the end appends the signed manifest and closes the index row.
+//! [`Recorder::recover`] closes what a crash left open.
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -15,6 +17,7 @@ use super::container::{self, Block, SegmentKey};
 use super::keys::{hex, Keys};
 use super::manifest::{self, Gap, ManifestTimestamper, SegmentEntry};
 use super::mixer::{Mixer, SAMPLE_RATE};
+use super::records::{self, RecordingFile};
 use super::store;
 use super::close::{close, participants, recover_one, Chain};
 use super::{Frame, RecordingConfig, RecordingError, Tap};
@@ -60,6 +63,9 @@ pub struct EndInfo {
 #[derive(Debug, Clone, Default)]
 pub struct RecorderHooks {
     pub pause: Option<watch::Receiver<bool>>,
+    /// The write of this segment fails halfway (as on a full disk).
+    #[cfg(test)]
+    pub(super) fail_segment: Option<u32>,
 }
 
 pub(super) struct Context {
@@ -219,15 +225,22 @@ fn now() -> Instant {
 
 
 async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>, mut end_rx: oneshot::Receiver<EndInfo>, tap: Arc<Tap>) {
-    let dir = store::call_dir(&ctx.data_dir, &call.call_id, call.answered_ms);
-    let rel = dir.strip_prefix(&ctx.data_dir).unwrap_or(&dir).display().to_string();
+    let path = store::recording_path(&ctx.data_dir, &call.call_id, call.answered_ms);
+    let rel = path.strip_prefix(&ctx.data_dir).unwrap_or(&path).display().to_string();
     let mut salt = [0u8; 8];
-    let mkdir = dir.clone();
-    let made = tokio::task::spawn_blocking(move || std::fs::create_dir_all(&mkdir)).await;
-    if !matches!(made, Ok(Ok(()))) || super::keys::random(&mut salt).is_err() {
-        tracing::error!(call = %call.call_id, cause = "recording.io", dir = %dir.display(), "cannot create the recording directory; call not recorded");
-        return;
-    }
+    let create = path.clone();
+    let made = tokio::task::spawn_blocking(move || RecordingFile::create(&create)).await;
+    let file = match made {
+        Ok(Ok(f)) if super::keys::random(&mut salt).is_ok() => Arc::new(Mutex::new(f)),
+        Ok(Err(e)) => {
+            tracing::error!(call = %call.call_id, cause = e.cause_code(), error = %e, "cannot create the recording file; call not recorded");
+            return;
+        }
+        _ => {
+            tracing::error!(call = %call.call_id, cause = "recording.io", path = %path.display(), "cannot create the recording file; call not recorded");
+            return;
+        }
+    };
     let mut row = RecordingRow {
         call_id: call.call_id.clone(),
         path: rel,
@@ -286,7 +299,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
             }
         }
         while let Some(b) = mixer.poll(now().saturating_duration_since(call.at)) {
-            write_block(&ctx, &call.call_id, &dir, salt, b, &mut chain).await;
+            write_block(&ctx, &call.call_id, &file, salt, b, &mut chain, &mut mixer).await;
         }
     };
     while let Ok(f) = rx.try_recv() {
@@ -300,7 +313,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
         gaps.push(Gap { track: super::Track::audio(leg as u8).role().into(), from_ms: 0, to_ms: length.as_millis() as u64, packets: u64::from(n) });
     }
     for b in mixer.finish(length) {
-        write_block(&ctx, &call.call_id, &dir, salt, b, &mut chain).await;
+        write_block(&ctx, &call.call_id, &file, salt, b, &mut chain, &mut mixer).await;
     }
     let stopped = end.is_none();
     let end = end.unwrap_or(EndInfo { ended_ms: end_ms, ..Default::default() });
@@ -336,8 +349,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
     row.state = state.into();
     row.reason = reason.map(str::to_owned);
     let ctx2 = ctx.clone();
-    let dir2 = dir.clone();
-    let closed = tokio::task::spawn_blocking(move || close(&ctx2, &dir2, row, chain, gaps)).await;
+    let closed = tokio::task::spawn_blocking(move || close(&ctx2, &mut file.lock().unwrap_or_else(|e| e.into_inner()), row, chain, gaps)).await;
     match closed {
         Ok(Ok(row)) => {
             tracing::info!(call = %row.call_id, segments = row.segments, state = %row.state, dropped, "recording closed");
@@ -352,31 +364,60 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
     }
 }
 
-async fn write_block(ctx: &Arc<Context>, call_id: &str, dir: &Path, salt: [u8; 8], block: Block, chain: &mut Chain) {
-    let (ctx2, id, dir2) = (ctx.clone(), call_id.to_owned(), dir.to_owned());
+thread_local! {
+    /// The record being built, per blocking-pool thread: reused, so a segment costs no fresh
+    /// large allocation (and no page faults) and no copy between encoding and encryption.
+    static RECORD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Seals `block` straight into a reused buffer behind its record frame, appends the record with
+/// one write (no fsync: the group syncer covers it) and returns the sealed segment's place,
+/// length and hash.
+fn append_segment(ctx: &Context, call_id: &str, salt: [u8; 8], block: &Block, file: &Mutex<RecordingFile>) -> Result<(u64, u64, [u8; 32]), RecordingError> {
+    RECORD.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(&[0; records::FRAME]);
+        container::seal_into(&ctx.key, call_id, salt, block, &mut buf);
+        let len = buf.len() - records::FRAME;
+        buf[..records::FRAME].copy_from_slice(&records::frame(records::TYPE_SEGMENT, len));
+        let hash = manifest::segment_hash(&buf[records::FRAME..]);
+        let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+        #[cfg(test)]
+        if ctx.hooks.fail_segment == Some(block.index) {
+            // Half a record lands, then the disk is full: the half must be cut back off.
+            return f.append_failing(&buf).map(|_| (0, 0, hash));
+        }
+        let offset = f.append(&buf)?;
+        if let Some(dir) = f.path().parent() {
+            super::durable::defer(dir);
+        }
+        // A rare long segment's buffer is not kept for the thread's lifetime.
+        if buf.capacity() > 4 << 20 {
+            *buf = Vec::new();
+        }
+        Ok((offset, len as u64, hash))
+    })
+}
+
+async fn write_block(ctx: &Arc<Context>, call_id: &str, file: &Arc<Mutex<RecordingFile>>, salt: [u8; 8], block: Block, chain: &mut Chain, mixer: &mut Mixer) {
+    let (ctx2, id, file2) = (ctx.clone(), call_id.to_owned(), file.clone());
     let index = block.index;
     let frames = block.frames() as u64;
     let start = block.start_sample;
     let written = tokio::task::spawn_blocking(move || {
-        let file = container::seal(&ctx2.key, &id, salt, &block);
-        store::write_atomic(&dir2, &store::segment_name(index), &file, store::Durability::Deferred).map(|_| file)
+        let r = append_segment(&ctx2, &id, salt, &block, &file2);
+        (r, block.pcm)
     })
     .await;
     match written {
-        Ok(Ok(file)) => {
-            let h = manifest::segment_hash(&file);
+        Ok((Ok((offset, bytes, h)), pcm)) => {
+            mixer.recycle(pcm);
             chain.head = manifest::link(&chain.head, index, &h);
-            chain.bytes += file.len() as u64;
-            chain.entries.push(SegmentEntry {
-                index,
-                file: store::segment_name(index),
-                bytes: file.len() as u64,
-                frames,
-                sha256: hex(&h),
-                link: hex(&chain.head),
-            });
+            chain.bytes += bytes;
+            chain.entries.push(SegmentEntry { index, offset, bytes, frames, sha256: hex(&h), link: hex(&chain.head) });
         }
-        Ok(Err(e)) => {
+        Ok((Err(e), _)) => {
             tracing::error!(call = %call_id, segment = index, cause = e.cause_code(), error = %e, "segment not written");
             chain.failed.push((index, start, frames));
         }

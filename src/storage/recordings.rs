@@ -16,7 +16,7 @@ use super::{Backend, Storage, StorageError};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordingRow {
     pub call_id: String,
-    /// The recording's directory, relative to the data directory.
+    /// The recording file (`recordings/YYYY/MM/DD/<call-id>.nrec`), relative to the data directory.
     pub path: String,
     pub started_at: i64,
     pub ended_at: Option<i64>,

@@ -165,7 +165,8 @@ async fn recording_sipp_calls_duration_channels_verify_export_no_plaintext() {
         needles.push(pkt[40..56].iter().flat_map(|s| s.to_le_bytes()).collect());
     }
     let all = files(&data);
-    assert!(all.iter().any(|f| f.extension().is_some_and(|e| e == "nrs")));
+    let recs_on_disk: Vec<_> = all.iter().filter(|f| f.extension().is_some_and(|e| e == "nrec")).collect();
+    assert_eq!(recs_on_disk.len(), calls, "one file per recording: {all:?}");
     for f in all {
         let content = std::fs::read(&f).unwrap();
         for n in &needles {
@@ -197,11 +198,12 @@ fn pubkey_and_verify_report_a_tampered_recording() {
     assert!(out.starts_with("-----BEGIN PUBLIC KEY-----"), "{out}");
     let (code, out, _) = ncgw(&["recordings", "verify", id, "--data-dir", &dd]);
     assert_eq!(code, 0, "{out}");
-    let seg = files(data.path()).into_iter().find(|f| f.ends_with("seg-000001.nrs")).expect("segment 1");
-    let mut b = std::fs::read(&seg).unwrap();
-    let mid = b.len() / 2;
+    let file = files(data.path()).into_iter().find(|f| f.ends_with(format!("{id}.nrec"))).expect("the recording file");
+    let seg = ncgw::recording::store::segment_records(&file).into_iter().find(|r| r.segment == Some(1)).expect("segment 1's record");
+    let mut b = std::fs::read(&file).unwrap();
+    let mid = ((seg.offset + seg.end()) / 2) as usize;
     b[mid] ^= 0x40;
-    std::fs::write(&seg, b).unwrap();
+    std::fs::write(&file, b).unwrap();
     let (code, out, _) = ncgw(&["recordings", "verify", "--all", "--data-dir", &dd]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("first bad segment: 1"), "{out}");

@@ -66,11 +66,11 @@ async fn kill_9_during_20_recorded_calls_then_restart_recovers_every_recording()
     let recording = RecordingFilter { state: Some("recording".into()), ..Default::default() };
     let idx = index.clone();
     let data2 = data.clone();
-    wait_until("20 recordings with 2 segments each", Duration::from_secs(30), || {
+    wait_until("20 recordings with 2 segment records each", Duration::from_secs(30), || {
         let (idx, data2, f) = (idx.clone(), data2.clone(), recording.clone());
         async move {
             let rows = idx.list(&f).await.ok()?;
-            let written = rows.iter().filter(|r| std::fs::read_dir(data2.join(&r.path)).map(|d| d.count()).unwrap_or(0) >= 2).count();
+            let written = rows.iter().filter(|r| ncgw::recording::store::segment_records(&data2.join(&r.path)).len() >= 2).count();
             (rows.len() == 20 && written == 20).then_some(())
         }
     })
