@@ -73,6 +73,11 @@ pub trait MediaControl {
     fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
         let _ = (id, call);
     }
+    /// A re-INVITE or UPDATE settled new SDP on an answered call: per side, as in
+    /// [`AnsweredCall::sdp`] (the recorder follows a codec change mid-call).
+    fn codecs_changed(&mut self, id: MediaId, sdp: [Option<(&crate::sip::sdp::SessionDescription, usize)>; 2]) {
+        let _ = (id, sdp);
+    }
 }
 
 /// A call at the moment it is answered, for the recorder.

@@ -257,6 +257,11 @@ impl MediaEngine {
         Ok(s.shared.tap.set(tap).is_ok())
     }
 
+    /// The session's recording tap, when it is recorded.
+    pub fn tap(&self, session: SessionId) -> Option<Arc<crate::recording::Tap>> {
+        self.sessions.get(&session)?.shared.tap.get().cloned()
+    }
+
     /// A snapshot of the session's statistics.
     pub fn stats(&self, session: SessionId) -> Result<SessionStats, MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;

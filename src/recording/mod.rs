@@ -23,7 +23,7 @@ pub mod store;
 pub mod tap;
 pub mod writer;
 
-pub use tap::{Frame, Tap};
+pub use tap::{Frame, SideCodecs, Tap};
 pub use writer::{AnswerInfo, EndInfo, Recorder, RecorderHooks};
 
 use std::path::PathBuf;

@@ -278,6 +278,13 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
             _ = tick.tick() => {
                 // Not `while let (false, Ok(f)) = (paused, rx.try_recv())`: that would take (and
                 // lose) one frame per tick while paused.
+                if let Some(codecs) = tap.take_codecs() {
+                    for (side, list) in codecs.into_iter().enumerate() {
+                        for (pt, codec) in list {
+                            mixer.set_codec(side, pt, codec);
+                        }
+                    }
+                }
                 if !paused {
                     while let Ok(f) = rx.try_recv() {
                         mixer.push(f.track, f.at.saturating_duration_since(call.at), &f.data, f.dropped_before);

@@ -190,7 +190,10 @@ impl CallManager {
                 Some(a) => {
                     self.note_remote_sdp(key, side, a, env, media);
                     match self.answer_for(key, pending.from, a, env) {
-                        Ok(body) => body,
+                        Ok(body) => {
+                            self.announce_codecs(key, env);
+                            body
+                        }
                         Err(()) => {
                             // The offerer keeps the session it had; the other side got what it answered.
                             self.reply(now, pending.server_tx, &pending.request, 488, txl);

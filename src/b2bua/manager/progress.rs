@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::setup::sdp_body;
 use super::{CallManager, Now, Purpose, TimerKind};
-use crate::b2bua::call::{CallState, Pending2xx, Side};
+use crate::b2bua::call::{Call, CallState, Pending2xx, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::{AnsweredCall, Env};
 use crate::b2bua::{negotiate, sdp_rewrite};
@@ -296,13 +296,25 @@ impl CallManager {
     /// Tells the media side the call is answered (the recorder starts); `agent` for a queued call.
     pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, env: &mut dyn Env) {
         let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
-        let relay = call.relay;
-        let a = call.a.local_sdp.as_ref().zip(relay);
-        let b = call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay);
-        let sdp = [a, b];
+        let sdp = Self::sending_sdp(call);
         let callee = agent.unwrap_or(&call.decision.called);
         let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee, unix_ms: now.unix_ms, sdp };
         env.media().answered(m, &info);
+    }
+
+    /// Tells the media side a mid-call offer/answer is done (the recorder follows new codecs).
+    pub(super) fn announce_codecs(&mut self, key: u64, env: &mut dyn Env) {
+        let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
+        if call.answered_ms.is_some() {
+            env.media().codecs_changed(m, Self::sending_sdp(call));
+        }
+    }
+
+    /// Per side, the SDP whose payload types that side sends, with the relayed m-line: the one we
+    /// gave the caller, the callee's own.
+    fn sending_sdp(call: &Call) -> [Option<(&SessionDescription, usize)>; 2] {
+        let relay = call.relay;
+        [call.a.local_sdp.as_ref().zip(relay), call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay)]
     }
 
     pub(super) fn send_b_ack(&mut self, key: u64, txl: &mut TransactionLayer) {

@@ -43,6 +43,8 @@ pub struct FakeMedia {
     pub stops: Vec<(MediaId, Side)>,
     /// Every `set_codecs`, in order.
     pub codecs: Vec<(MediaId, Option<crate::media::transcode::MediaPlan>)>,
+    /// Every `codecs_changed`: per side, the relayed m-line's formats.
+    pub codec_changes: Vec<(MediaId, [Option<Vec<String>>; 2])>,
 }
 
 impl MediaControl for FakeMedia {
@@ -76,6 +78,9 @@ impl MediaControl for FakeMedia {
     }
     fn stop_play(&mut self, id: MediaId, side: Side) {
         self.stops.push((id, side));
+    }
+    fn codecs_changed(&mut self, id: MediaId, sdp: [Option<(&crate::sip::sdp::SessionDescription, usize)>; 2]) {
+        self.codec_changes.push((id, sdp.map(|s| s.and_then(|(d, i)| Some(d.media.get(i)?.formats.clone())))));
     }
 }
 
