@@ -196,6 +196,7 @@ impl Core {
             max_duration: settings.max_call_duration,
             t1: settings.t1,
             t2: settings.t2,
+            siprec_server: settings.siprec_server.clone(),
         };
         let policy = InboundPolicy::new(settings.server_name.clone(), random_seed());
         let mut node = SipNode::new(timers, policy, b2bua, random_seed()).expect("timer values were validated with the settings");

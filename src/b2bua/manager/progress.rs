@@ -96,6 +96,10 @@ impl CallManager {
 
     /// A response to a request we sent on a call.
     pub fn on_response(&mut self, now: Now, tx: ClientTxId, resp: Response, txl: &mut TransactionLayer, env: &mut dyn Env) -> bool {
+        if self.siprec.owns(tx) {
+            self.siprec_response(now, tx, resp, txl, env);
+            return true;
+        }
         let Some(&(key, side, purpose)) = self.by_client_tx.get(&tx) else { return false };
         match purpose {
             Purpose::Invite => self.on_invite_response(now, key, tx, resp, txl, env),
@@ -109,6 +113,10 @@ impl CallManager {
 
     /// Timer B/F on a request we sent on a call: treated as a 408 from that side.
     pub fn on_client_timeout(&mut self, now: Now, tx: ClientTxId, txl: &mut TransactionLayer, env: &mut dyn Env, cause_code: &'static str) -> bool {
+        if self.siprec.owns(tx) {
+            self.siprec_timeout(tx);
+            return true;
+        }
         let Some(&(key, _, purpose)) = self.by_client_tx.get(&tx) else { return false };
         match purpose {
             Purpose::Invite => {
@@ -288,18 +296,20 @@ impl CallManager {
             (call.a_invite_tx, self.config.t1)
         };
         let _ = txl.respond(now.instant, tx, r.clone());
-        self.announce_answered(now, key, None, env);
+        self.announce_answered(now, key, None, txl, env);
         self.start_2xx(now, key, Side::A, tx, r, t1);
         self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
     }
 
     /// Tells the media side the call is answered (the recorder starts); `agent` for a queued call.
-    pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, env: &mut dyn Env) {
+    /// The external recorder (SIPREC), when configured, is invited here too.
+    pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
         let sdp = Self::sending_sdp(call);
         let callee = agent.unwrap_or(&call.decision.called);
         let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee, unix_ms: now.unix_ms, sdp };
         env.media().answered(m, &info);
+        self.siprec_start(now, key, agent, txl, env);
     }
 
     /// Tells the media side a mid-call offer/answer is done (the recorder follows new codecs).
