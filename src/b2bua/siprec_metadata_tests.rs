@@ -59,9 +59,9 @@ fn multipart_round_trips_and_the_answer_gives_a_destination_per_label() {
     let sdp = offer(local, &streams(), 7);
     let (body, ct) = multipart(&sdp, "<recording/>", "b0undary");
     let ct = crate::sip::message::MediaType::parse(&ct).unwrap();
-    let parts = parts(&body, "b0undary");
-    assert_eq!(parts.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["application/sdp", METADATA_TYPE]);
-    assert_eq!(parts[1].1, b"<recording/>");
+    let got = parts(&body, "b0undary");
+    assert_eq!(got.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["application/sdp", METADATA_TYPE]);
+    assert_eq!(got[1].1, b"<recording/>");
     assert_eq!(answer_sdp(Some(&ct), &body), Some(sdp));
 
     // The server's answer: stream 2 first and declined, stream 1 at its own address.
