@@ -513,6 +513,7 @@ impl Core {
                 }
             }
             NodeEvent::Tx(ev) => self.on_tx_event(now, ev),
+            NodeEvent::Call(ev @ (B2buaEvent::SiprecStarted { .. } | B2buaEvent::SiprecFailed { .. })) => super::siprec::count(&ev),
             // Handled by `acd_node_event` before.
             NodeEvent::Call(_) => {}
         }

@@ -103,6 +103,14 @@ impl MediaControl for EngineMedia {
         }
     }
 
+    fn open_fork(&mut self, id: MediaId) -> Result<[SocketAddr; 2], String> {
+        self.fork_open(id)
+    }
+
+    fn set_fork(&mut self, id: MediaId, to: [Option<SocketAddr>; 2]) {
+        self.fork_to(id, to);
+    }
+
     fn stop_play(&mut self, id: MediaId, side: Side) {
         let _ = self.engine.stop_play(SessionId(id.0), media_side(side));
     }
