@@ -176,3 +176,39 @@ fn a_call_ending_before_the_servers_answer_cancels_or_byes_it() {
     assert!(!b.events.iter().any(|e| matches!(e, B2buaEvent::SiprecFailed { .. })));
     let _ = SessionDescription::parse(SRS_ANSWER.as_bytes()).unwrap();
 }
+
+/// Passes call events to the ACD and back until both are quiet (as `runtime::acd_calls` does).
+fn pump(b: &mut Bench, acd: &mut crate::acd::Acd) {
+    loop {
+        let now = b.clock();
+        let evs = std::mem::take(&mut b.events);
+        for ev in &evs {
+            b.node.calls.acd_feed(now, ev, acd, &mut b.node.txl, &mut b.env);
+        }
+        let (n, _) = b.node.calls.acd_drain(now, acd, &mut b.node.txl, &mut b.env);
+        b.collect();
+        if evs.is_empty() && n == 0 && b.events.is_empty() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_queued_call_is_recorded_once_the_agent_answers_with_the_agent_as_participant() {
+    const AGENT: &str = "10.0.0.11:5060";
+    let mut b = Bench::with_config(B2buaConfig { server_name: "ncgw-test".into(), siprec_server: Some(format!("sip:srs@{SRS}")), ..Default::default() });
+    b.env.users.insert("1001".into(), ("sip:1001@10.0.0.11:5060".into(), crate::sip::peer::Peer::udp(AGENT.parse().unwrap())));
+    let mut acd = crate::acd::Acd::new(crate::acd::AcdConfig::from_text("queues", "[[queue]]\nname = \"general\"\n\n[[agent]]\nid = \"1001\"\n").unwrap());
+    acd.agent_login(b.now, "1001", None).unwrap();
+    b.deliver(CALLER, invite("96666", "qcall-1", OFFER));
+    pump(&mut b, &mut acd);
+    assert_eq!(statuses(&b.take_to(CALLER)), vec![100, 200], "answered by the queue");
+    let offer = req_of(&b.take_to(AGENT)[0]).clone();
+    assert!(b.take_to(SRS).is_empty(), "prompts are not the call: nothing recorded yet");
+    b.deliver(AGENT, answer(&offer, 200, "agent1", "sip:1001@10.0.0.11:5060", Some(ANSWER)));
+    pump(&mut b, &mut acd);
+    let to_srs = b.take_to(SRS);
+    assert_eq!(methods(&to_srs), vec!["INVITE"], "the agent's answer starts the recording");
+    let xml = String::from_utf8_lossy(&req_of(&to_srs[0]).body).into_owned();
+    assert!(xml.contains("<nameID aor=\"sip:1001@10.0.0.100\"/>") && xml.contains("tel:+8613800138000"), "{xml}");
+}
