@@ -137,7 +137,57 @@ pub struct Call {
     pub tags: BTreeMap<String, String>,
 }
 
+/// What a call is made of when the caller's INVITE is taken; the rest starts empty.
+pub struct CallStart {
+    pub label: String,
+    pub a: Leg,
+    pub a_invite: Request,
+    pub a_invite_tx: ServerTxId,
+    pub a_tag: String,
+    pub media: MediaId,
+    pub relay: Option<usize>,
+    pub session_ids: (u64, u64),
+    pub decision: Decision,
+    pub source: String,
+    pub started: Instant,
+    pub started_ms: i64,
+}
+
 impl Call {
+    /// A new call in state `Calling`, with no B leg yet and the dialplan's tags.
+    pub fn start(s: CallStart) -> Call {
+        Call {
+            label: s.label,
+            state: CallState::Calling,
+            a: s.a,
+            b: None,
+            a_invite: s.a_invite,
+            a_invite_tx: s.a_invite_tx,
+            a_tag: s.a_tag,
+            b_invite: None,
+            b_invite_tx: None,
+            b_provisional: false,
+            cancel_pending: false,
+            media: Some(s.media),
+            relay: s.relay,
+            session_ids: s.session_ids,
+            tags: s.decision.attributes.tags.clone(),
+            decision: s.decision,
+            source: s.source,
+            started: s.started,
+            started_ms: s.started_ms,
+            ringing_ms: None,
+            answered_ms: None,
+            ended_ms: None,
+            cause: None,
+            ended_by: None,
+            code_in: None,
+            code_out: None,
+            pending: None,
+            open_txs: 0,
+        }
+    }
+
     pub fn leg(&self, side: Side) -> Option<&Leg> {
         match side {
             Side::A => Some(&self.a),

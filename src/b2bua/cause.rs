@@ -32,6 +32,9 @@ pub const AUTH_FAILED: &str = "auth.failed";
 pub const MAX_DURATION: &str = "call.max_duration";
 pub const ADMIN_HANGUP: &str = "admin.hangup";
 pub const NODE_SHUTDOWN: &str = "node.shutdown";
+/// The call's external recording (SIPREC) could not be set up: the server refused, did not
+/// answer or cannot be reached. Logged and counted; the call itself goes on.
+pub const SIPREC_FAILED: &str = "siprec.failed";
 
 /// The cause for a callee's final failure response.
 pub fn for_callee_status(status: u16) -> &'static str {

@@ -73,6 +73,23 @@ pub trait MediaControl {
     fn answered(&mut self, id: MediaId, call: &AnsweredCall<'_>) {
         let _ = (id, call);
     }
+    /// Opens the two local RTP sockets of the call's external recording (SIPREC), from the RTP
+    /// port range: stream 1 carries what side A sends, stream 2 what side B sends. Their
+    /// addresses go into the recording server's offer; the ports close with the session.
+    fn open_fork(&mut self, id: MediaId) -> Result<[SocketAddr; 2], String> {
+        let _ = id;
+        Err("this media engine cannot fork to an external recorder".into())
+    }
+    /// Where each forked stream goes once the recording server answered (`None`: not wanted,
+    /// or stop). Copies are sent after the relay's own send, never delaying it.
+    fn set_fork(&mut self, id: MediaId, to: [Option<SocketAddr>; 2]) {
+        let _ = (id, to);
+    }
+    /// A re-INVITE or UPDATE settled new SDP on an answered call: per side, as in
+    /// [`AnsweredCall::sdp`] (the recorder follows a codec change mid-call).
+    fn codecs_changed(&mut self, id: MediaId, sdp: [Option<(&crate::sip::sdp::SessionDescription, usize)>; 2]) {
+        let _ = (id, sdp);
+    }
 }
 
 /// A call at the moment it is answered, for the recorder.

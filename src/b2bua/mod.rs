@@ -11,6 +11,7 @@ pub mod node;
 #[cfg(test)]
 mod tests;
 mod sdp_rewrite;
+pub mod siprec_metadata;
 
 pub use call::{CallDetail, CallInfo, CallState, CallSummary, LegInfo, LegStats, Side};
 pub use env::{AnsweredCall, AuthCheck, Env, MediaControl, MediaId, PromptCodec, PromptRef, RemoteMedia};

@@ -78,6 +78,8 @@ pub struct RawRecording {
     pub key_file: Option<Spanned<String>>,
     pub segment_s: Option<Spanned<u64>>,
     pub queue_packets: Option<Spanned<u64>>,
+    /// The SIPREC recording server every answered call is also forked to (unset = off).
+    pub siprec_server: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

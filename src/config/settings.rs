@@ -54,6 +54,8 @@ pub struct Settings {
     pub redact: bool,
     /// `[recording]`: on by default.
     pub recording: crate::recording::RecordingConfig,
+    /// `[recording] siprec_server`: a `sip:` URI with an IP-literal host; `None` = no SIPREC.
+    pub siprec_server: Option<String>,
 }
 
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
@@ -262,6 +264,13 @@ impl Settings {
             segment: Duration::from_secs(c.count(&raw.recording.segment_s, "recording.segment_s", 4, 1..=30)),
             queue: c.count(&raw.recording.queue_packets, "recording.queue_packets", 1024, 16..=65_536) as usize,
         };
+        let siprec_server = raw.recording.siprec_server.as_ref().and_then(|v| match siprec_target(v.get_ref()) {
+            Ok(()) => Some(v.get_ref().clone()),
+            Err(why) => {
+                c.err(Some(v.span().start), "recording.siprec_server", format!("'{}' {why}", v.get_ref()), "e.g. siprec_server = \"sip:srs@127.0.0.1:5080\" (an IP literal, UDP or TCP), or remove it");
+                None
+            }
+        });
 
         if !c.errors.is_empty() {
             return Err(ConfigErrors(c.errors));
@@ -293,7 +302,24 @@ impl Settings {
             log_format,
             redact,
             recording,
+            siprec_server,
         })
+    }
+}
+
+/// Whether a SIPREC server URI can be reached the way route targets are: `sip:` with an IP
+/// literal host and UDP or TCP (no DNS yet).
+fn siprec_target(uri: &str) -> Result<(), &'static str> {
+    let Ok(crate::sip::message::Uri::Sip(u)) = crate::sip::message::Uri::parse(uri) else { return Err("is not a sip: URI") };
+    if u.secure {
+        return Err("is a sips: URI (TLS is not supported yet)");
+    }
+    if matches!(u.host, crate::sip::message::Host::Domain(_)) {
+        return Err("has a host name, not an IP address (DNS is not supported yet)");
+    }
+    match u.transport().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("udp") | Some("tcp") => Ok(()),
+        Some(_) => Err("names a transport other than udp or tcp"),
     }
 }
 
@@ -355,6 +381,18 @@ mod tests {
         assert_eq!(s.recording.key_file.as_deref(), Some(std::path::Path::new("/k")));
         let e = from_text("[recording]\nsegment_s = 0\n").unwrap_err();
         assert_eq!(e.0[0].field, "recording.segment_s");
+    }
+
+    #[test]
+    fn siprec_server_is_checked_like_a_route_target() {
+        assert_eq!(from_text("").unwrap().siprec_server, None);
+        let s = from_text("[recording]\nsiprec_server = \"sip:srs@127.0.0.1:5080\"\n").unwrap();
+        assert_eq!(s.siprec_server.as_deref(), Some("sip:srs@127.0.0.1:5080"));
+        for bad in ["srs.example.com", "sip:srs@srs.example.com", "sips:srs@10.0.0.1", "sip:srs@10.0.0.1;transport=sctp"] {
+            let e = from_text(&format!("[recording]\nenabled = true\nsiprec_server = \"{bad}\"\n")).unwrap_err();
+            assert_eq!((e.0[0].field.as_str(), e.0[0].line.map(|l| l.0)), ("recording.siprec_server", Some(3)), "{bad}: {e}");
+            assert!(e.to_string().contains("fix"), "{e}");
+        }
     }
 
     #[test]

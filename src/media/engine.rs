@@ -105,6 +105,8 @@ struct Shared {
     sent: [[AtomicU64; 2]; 2],
     /// The recorder's fork, set once when the call is answered (see `crate::recording::tap`).
     tap: OnceLock<Arc<crate::recording::Tap>>,
+    /// The external recorder's (SIPREC) fork, opened once when the call is answered.
+    fork: OnceLock<super::fork::Fork>,
 }
 
 impl Shared {
@@ -133,6 +135,8 @@ struct Session {
     moved: bool,
     /// Dropped with the session on every path (close, engine drop), which frees the ports.
     _leases: [PortLease; 2],
+    /// The SIPREC fork's ports, freed the same way.
+    _fork_leases: Option<[PortLease; 2]>,
 }
 
 /// Owns the media sessions of a node. Used from the core task; every method is synchronous.
@@ -199,11 +203,12 @@ impl MediaEngine {
             sent: Default::default(),
             players: Default::default(),
             tap: OnceLock::new(),
+            fork: OnceLock::new(),
         });
         let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
         let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
-        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease] });
+        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease], _fork_leases: None });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
     }
 
@@ -255,6 +260,34 @@ impl MediaEngine {
     pub fn set_tap(&mut self, session: SessionId, tap: Arc<crate::recording::Tap>) -> Result<bool, MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
         Ok(s.shared.tap.set(tap).is_ok())
+    }
+
+    /// The session's recording tap, when it is recorded.
+    pub fn tap(&self, session: SessionId) -> Option<Arc<crate::recording::Tap>> {
+        self.sessions.get(&session)?.shared.tap.get().cloned()
+    }
+
+    /// Opens the session's fork to an external recorder (two RTP ports from the range) and
+    /// returns its addresses; the same ones again if it has one.
+    pub fn open_fork(&mut self, session: SessionId) -> Result<[SocketAddr; 2], MediaError> {
+        let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
+        if let Some(f) = s.shared.fork.get() {
+            return Ok(f.local());
+        }
+        let (fork, leases) = super::fork::Fork::open(&self.ports, self.bind_ip)?;
+        let local = fork.local();
+        let _ = s.shared.fork.set(fork);
+        s._fork_leases = Some(leases);
+        Ok(local)
+    }
+
+    /// Where the fork's streams go (see `fork::Fork::set_destinations`).
+    pub fn set_fork(&mut self, session: SessionId, to: [Option<SocketAddr>; 2]) -> Result<(), MediaError> {
+        let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        if let Some(f) = s.shared.fork.get() {
+            f.set_destinations(to);
+        }
+        Ok(())
     }
 
     /// A snapshot of the session's statistics.

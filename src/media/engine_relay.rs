@@ -98,6 +98,9 @@ fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xco
                 if let Some(tap) = shared.tap.get() {
                     tap.offer(side as u8, now, scratch);
                 }
+                if let Some(fork) = shared.fork.get() {
+                    fork.send(side, scratch);
+                }
             }
         }
         return;
@@ -112,6 +115,9 @@ fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xco
         // After the send: the fork adds nothing to the relayed packet's latency.
         if let (Some(tap), Channel::Rtp) = (shared.tap.get(), channel) {
             tap.offer(side as u8, now, data);
+        }
+        if let (Some(fork), Channel::Rtp) = (shared.fork.get(), channel) {
+            fork.send(side, data);
         }
     }
 }

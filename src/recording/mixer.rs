@@ -119,6 +119,10 @@ impl Mixer {
     /// assignment.
     pub fn set_codec(&mut self, side: usize, payload_type: u8, codec: CodecConfig) {
         let Some(codecs) = self.codecs.get_mut(side) else { return };
+        // The same codec again (a re-INVITE for hold, a refresh) keeps the decoder's state.
+        if codecs.get(&payload_type) == Some(&codec) {
+            return;
+        }
         codecs.insert(payload_type, codec);
         self.sides[side].decoders.remove(&payload_type);
     }

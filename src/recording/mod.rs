@@ -15,6 +15,7 @@
 //! or agent change can be added without changing the files: today two audio legs are mixed into
 //! a two-channel timeline (customer left, agent right).
 
+mod append;
 mod close;
 mod durable;
 pub mod container;
@@ -26,7 +27,7 @@ pub mod store;
 pub mod tap;
 pub mod writer;
 
-pub use tap::{Frame, Tap};
+pub use tap::{Frame, SideCodecs, Tap};
 pub use writer::{AnswerInfo, EndInfo, Recorder, RecorderHooks};
 
 use std::path::PathBuf;

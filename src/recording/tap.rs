@@ -3,6 +3,7 @@
 //! A full queue never blocks or delays the relay: the packet is dropped, counted, and the next
 //! packet that gets through carries the count so the recorder can mark the gap.
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -26,13 +27,18 @@ pub struct Tap {
     /// Refused packets per leg since the last one that got through.
     pending_drops: [AtomicU32; 2],
     dropped: AtomicU64,
+    /// Codecs a mid-call offer/answer settled on, per side, not yet taken by the recorder.
+    codecs: Mutex<Option<SideCodecs>>,
 }
+
+/// Per side (0 = A, 1 = B): payload type → codec.
+pub type SideCodecs = [Vec<(u8, crate::media::codec::CodecConfig)>; 2];
 
 impl Tap {
     /// A tap and its queue's receiving end, holding at most `capacity` packets.
     pub fn new(capacity: usize) -> (Tap, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Tap { tx, pending_drops: Default::default(), dropped: AtomicU64::new(0) }, rx)
+        (Tap { tx, pending_drops: Default::default(), dropped: AtomicU64::new(0), codecs: Mutex::new(None) }, rx)
     }
 
     /// Copies one audio packet of `leg` (0 = side A, 1 = side B) that arrived `at`. Never waits.
@@ -49,6 +55,17 @@ impl Tap {
             // The recording has finished; the session outlives it briefly.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
+    }
+
+    /// The call's codecs changed (re-INVITE, UPDATE): the recorder decodes by these from its next
+    /// drain on. Called on the signalling path, never by the relay.
+    pub fn update_codecs(&self, codecs: SideCodecs) {
+        *self.codecs.lock().unwrap_or_else(|e| e.into_inner()) = Some(codecs);
+    }
+
+    /// The latest codec change not yet applied.
+    pub fn take_codecs(&self) -> Option<SideCodecs> {
+        self.codecs.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Packets refused since the tap was made.

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use super::*;
+use crate::recording::container::{self, Block};
+use crate::recording::records;
 use crate::recording::store;
 
 fn pcma_packet(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
@@ -229,4 +231,51 @@ fn recovery_replaces_a_manifest_the_index_never_saw_and_mends_a_torn_header() {
     // No file at all.
     std::fs::remove_file(&path).unwrap();
     verified(&ctx, &recover_one(&ctx, row).unwrap(), &path);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mid_call_codec_change_is_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = RecordingConfig { segment: Duration::from_millis(1400), ..Default::default() };
+    let mut rec = Recorder::open(tmp.path(), config, None, RecorderHooks::default()).unwrap();
+    let id = "c0000000000c5";
+    let tap = rec.start(AnswerInfo { call_id: id.into(), caller: "1".into(), callee: "2".into(), answered_ms: 1_798_761_600_000, at: now(), codecs: Default::default() }).unwrap();
+    // Side A sends A-law under dynamic type 96: unknown until a re-INVITE says what it is.
+    let pt96 = |seq: u16| {
+        let mut p = pcma_packet(seq, u32::from(seq) * 160, 7);
+        p[1] = 96;
+        p
+    };
+    // The writer starts once its file exists (made on the blocking pool); a bounded wait.
+    let path = store::recording_path(tmp.path(), id, 1_798_761_600_000);
+    for _ in 0..10_000 {
+        if path.exists() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    for i in 0..100u16 {
+        if i == 50 {
+            let pcma = crate::media::codec::CodecConfig::from_sdp("PCMA", 8000, None, &[]).unwrap();
+            tap.update_codecs([vec![(96, pcma)], Vec::new()]);
+        }
+        tokio::time::advance(Duration::from_millis(20)).await;
+        tap.offer(0, now(), &pt96(i));
+        // Let the writer drain on its 100 ms ticks as the packets come.
+        tokio::task::yield_now().await;
+    }
+    rec.finish(id, EndInfo { ended_ms: 1_798_761_602_000, ..Default::default() });
+    rec.shutdown(Duration::from_secs(5)).await;
+    let keys = Keys::load(tmp.path(), None).unwrap();
+    let mut blocks = Vec::new();
+    let (report, _) = store::verify(&path, id, &SegmentKey::new(&keys.segment), &keys.public(), Some(&mut blocks));
+    assert!(report.ok(), "{:?}", report.problems);
+    // Block 0 (0-1 s): kept raw, silence in the PCM (the change applies at the writer's next
+    // 100 ms drain, so the last packets before it may decode); block 1 (1-2 s): decoded audio.
+    assert!(!blocks[0].raw.is_empty(), "type 96 kept raw before the change");
+    assert!(blocks[0].pcm.iter().step_by(2).take(6400).all(|s| *s == 0));
+    let left: Vec<i16> = blocks[1].pcm.iter().step_by(2).copied().collect();
+    let first = left.iter().position(|s| *s != 0);
+    let last = left.iter().rposition(|s| *s != 0);
+    assert!(left[2000..6000].iter().all(|s| *s != 0), "decoded after the change: {} blocks, non-zero {first:?}..{last:?} of {}, raw {}", blocks.len(), left.len(), blocks[1].raw.len());
 }

@@ -196,6 +196,7 @@ impl Core {
             max_duration: settings.max_call_duration,
             t1: settings.t1,
             t2: settings.t2,
+            siprec_server: settings.siprec_server.clone(),
         };
         let policy = InboundPolicy::new(settings.server_name.clone(), random_seed());
         let mut node = SipNode::new(timers, policy, b2bua, random_seed()).expect("timer values were validated with the settings");
@@ -512,6 +513,7 @@ impl Core {
                 }
             }
             NodeEvent::Tx(ev) => self.on_tx_event(now, ev),
+            NodeEvent::Call(ev @ (B2buaEvent::SiprecStarted { .. } | B2buaEvent::SiprecFailed { .. })) => super::siprec::count(&ev),
             // Handled by `acd_node_event` before.
             NodeEvent::Call(_) => {}
         }

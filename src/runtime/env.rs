@@ -103,8 +103,22 @@ impl MediaControl for EngineMedia {
         }
     }
 
+    fn open_fork(&mut self, id: MediaId) -> Result<[SocketAddr; 2], String> {
+        self.fork_open(id)
+    }
+
+    fn set_fork(&mut self, id: MediaId, to: [Option<SocketAddr>; 2]) {
+        self.fork_to(id, to);
+    }
+
     fn stop_play(&mut self, id: MediaId, side: Side) {
         let _ = self.engine.stop_play(SessionId(id.0), media_side(side));
+    }
+
+    fn codecs_changed(&mut self, id: MediaId, sdp: [Option<(&crate::sip::sdp::SessionDescription, usize)>; 2]) {
+        if let Some(tap) = self.engine.tap(SessionId(id.0)) {
+            tap.update_codecs(sdp.map(|s| s.map(|(sdp, m)| crate::recording::mixer::codecs_of(sdp, m)).unwrap_or_default()));
+        }
     }
 }
 

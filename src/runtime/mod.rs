@@ -7,6 +7,7 @@ mod env;
 mod offer_clock;
 mod outbound;
 mod records;
+mod siprec;
 
 pub use self::acd_admin::{AcdCommand, AgentView, QueueDetail, QueueView};
 pub use self::core::{CallView, Command, NodeStatus, PingResult, RegistrationView};

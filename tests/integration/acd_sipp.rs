@@ -289,7 +289,7 @@ async fn wait_waiting(node: &TestNode, name: &str, n: u64, callers: &mut [&mut t
     })
     .await;
     if !seen {
-        for h in callers.iter_mut().filter(|h| h.is_finished()) {
+        if let Some(h) = callers.iter_mut().find(|h| h.is_finished()) {
             let run = (&mut **h).await.expect("caller task");
             run.assert_ok();
             panic!("a caller ended cleanly before {n} were waiting in {name}:\n{}", run.messages);

@@ -15,4 +15,5 @@ mod recording_crash;
 mod registrar_sipp;
 mod rfc4475_wire;
 mod sip_wire;
+mod siprec;
 mod transcode_sipp;

@@ -23,6 +23,9 @@ impl CallManager {
 
     /// A request inside a dialog we hold; `false` if the dialog is unknown (the caller answers 481).
     pub fn on_in_dialog(&mut self, now: Now, tx: ServerTxId, req: Request, _from: Peer, txl: &mut TransactionLayer, env: &mut dyn Env) -> bool {
+        if self.siprec_in_dialog(now, tx, &req, txl, env) {
+            return true;
+        }
         let Some(id) = DialogId::of_incoming(&req) else { return false };
         let Some(&(key, side)) = self.by_dialog.get(&id) else { return false };
         if self.calls.get(&key).is_none_or(|c| c.is_ended()) {
@@ -190,7 +193,10 @@ impl CallManager {
                 Some(a) => {
                     self.note_remote_sdp(key, side, a, env, media);
                     match self.answer_for(key, pending.from, a, env) {
-                        Ok(body) => body,
+                        Ok(body) => {
+                            self.announce_codecs(key, env);
+                            body
+                        }
                         Err(()) => {
                             // The offerer keeps the session it had; the other side got what it answered.
                             self.reply(now, pending.server_tx, &pending.request, 488, txl);

@@ -6,6 +6,7 @@ mod progress;
 mod queue;
 mod queue_agent;
 mod setup;
+mod siprec;
 mod teardown;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -39,6 +40,8 @@ pub struct B2buaConfig {
     /// T1/T2 for retransmitting our 2xx until ACK (RFC 3261 §13.3.1.4).
     pub t1: Duration,
     pub t2: Duration,
+    /// The SIPREC recording server every answered call is forked to (`[recording] siprec_server`).
+    pub siprec_server: Option<String>,
 }
 
 impl Default for B2buaConfig {
@@ -49,6 +52,7 @@ impl Default for B2buaConfig {
             max_duration: Duration::from_secs(4 * 3600),
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
+            siprec_server: None,
         }
     }
 }
@@ -72,6 +76,11 @@ pub enum B2buaEvent {
     Abandoned { call: CallKey },
     /// A call an agent took has ended: the agent goes to wrap-up.
     AgentCallEnded { agent: String },
+    /// The call's external recording (SIPREC) is set up: media is forked to the server.
+    SiprecStarted { call: String },
+    /// The call's external recording could not be set up (cause `siprec.failed`): the server's
+    /// status, or `None` for no answer or no way to reach it. The call is not affected.
+    SiprecFailed { call: String, status: Option<u16> },
 }
 
 /// Why a transaction belongs to a call.
@@ -119,6 +128,8 @@ pub struct CallManager {
     pub(super) live: usize,
     /// Calls answered for a queue (waiting, ringing an agent, or bridged to one).
     pub(super) queued: HashMap<u64, queue::Queued>,
+    /// Recording sessions with the SIPREC server.
+    pub(super) siprec: siprec::Recordings,
     rng: u64,
 }
 
@@ -138,6 +149,7 @@ impl CallManager {
             relayed: HashMap::new(),
             live: 0,
             queued: HashMap::new(),
+            siprec: Default::default(),
             rng: seed | 1,
         }
     }
@@ -159,6 +171,11 @@ impl CallManager {
     /// Calls not yet ended.
     pub fn active(&self) -> usize {
         self.live
+    }
+
+    /// Recording sessions with the SIPREC server not yet over.
+    pub fn recordings_active(&self) -> usize {
+        self.siprec.active()
     }
 
     /// Calls kept in memory, including ended ones waiting for their transactions.
@@ -206,6 +223,9 @@ impl CallManager {
 
     /// A transaction ended; an ended call is forgotten when its last transaction is gone.
     pub fn on_terminated(&mut self, tx: TxId) {
+        if self.siprec_terminated(tx) {
+            return;
+        }
         let key = match tx {
             TxId::Client(c) => self.by_client_tx.remove(&c).map(|v| v.0),
             TxId::Server(s) => self.by_server_tx.remove(&s).map(|v| v.0),
@@ -366,7 +386,7 @@ impl CallManager {
 
     /// Whether this request is for a call we hold (a new INVITE, or inside a known dialog).
     pub fn knows_dialog(&self, req: &Request) -> bool {
-        DialogId::of_incoming(req).is_some_and(|id| self.by_dialog.contains_key(&id))
+        DialogId::of_incoming(req).is_some_and(|id| self.by_dialog.contains_key(&id) || self.siprec.knows(&id))
     }
 
     pub(super) fn call_state(&self, key: u64) -> Option<CallState> {

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::setup::sdp_body;
 use super::{CallManager, Now, Purpose, TimerKind};
-use crate::b2bua::call::{CallState, Pending2xx, Side};
+use crate::b2bua::call::{Call, CallState, Pending2xx, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::{AnsweredCall, Env};
 use crate::b2bua::{negotiate, sdp_rewrite};
@@ -96,6 +96,10 @@ impl CallManager {
 
     /// A response to a request we sent on a call.
     pub fn on_response(&mut self, now: Now, tx: ClientTxId, resp: Response, txl: &mut TransactionLayer, env: &mut dyn Env) -> bool {
+        if self.siprec.owns(tx) {
+            self.siprec_response(now, tx, resp, txl, env);
+            return true;
+        }
         let Some(&(key, side, purpose)) = self.by_client_tx.get(&tx) else { return false };
         match purpose {
             Purpose::Invite => self.on_invite_response(now, key, tx, resp, txl, env),
@@ -109,6 +113,10 @@ impl CallManager {
 
     /// Timer B/F on a request we sent on a call: treated as a 408 from that side.
     pub fn on_client_timeout(&mut self, now: Now, tx: ClientTxId, txl: &mut TransactionLayer, env: &mut dyn Env, cause_code: &'static str) -> bool {
+        if self.siprec.owns(tx) {
+            self.siprec_timeout(tx);
+            return true;
+        }
         let Some(&(key, _, purpose)) = self.by_client_tx.get(&tx) else { return false };
         match purpose {
             Purpose::Invite => {
@@ -288,21 +296,35 @@ impl CallManager {
             (call.a_invite_tx, self.config.t1)
         };
         let _ = txl.respond(now.instant, tx, r.clone());
-        self.announce_answered(now, key, None, env);
+        self.announce_answered(now, key, None, txl, env);
         self.start_2xx(now, key, Side::A, tx, r, t1);
         self.schedule(now.instant + self.config.max_duration, key, TimerKind::MaxDuration);
     }
 
     /// Tells the media side the call is answered (the recorder starts); `agent` for a queued call.
-    pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, env: &mut dyn Env) {
+    /// The external recorder (SIPREC), when configured, is invited here too.
+    pub(super) fn announce_answered(&mut self, now: Now, key: u64, agent: Option<&str>, txl: &mut TransactionLayer, env: &mut dyn Env) {
         let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
-        let relay = call.relay;
-        let a = call.a.local_sdp.as_ref().zip(relay);
-        let b = call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay);
-        let sdp = [a, b];
+        let sdp = Self::sending_sdp(call);
         let callee = agent.unwrap_or(&call.decision.called);
         let info = AnsweredCall { call_id: &call.label, caller: &call.decision.caller, callee, unix_ms: now.unix_ms, sdp };
         env.media().answered(m, &info);
+        self.siprec_start(now, key, agent, txl, env);
+    }
+
+    /// Tells the media side a mid-call offer/answer is done (the recorder follows new codecs).
+    pub(super) fn announce_codecs(&mut self, key: u64, env: &mut dyn Env) {
+        let Some((call, m)) = self.calls.get(&key).and_then(|c| Some((c, c.media?))) else { return };
+        if call.answered_ms.is_some() {
+            env.media().codecs_changed(m, Self::sending_sdp(call));
+        }
+    }
+
+    /// Per side, the SDP whose payload types that side sends, with the relayed m-line: the one we
+    /// gave the caller, the callee's own.
+    fn sending_sdp(call: &Call) -> [Option<(&SessionDescription, usize)>; 2] {
+        let relay = call.relay;
+        [call.a.local_sdp.as_ref().zip(relay), call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay)]
     }
 
     pub(super) fn send_b_ack(&mut self, key: u64, txl: &mut TransactionLayer) {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{B2buaEvent, CallManager, Now, Purpose, TimerKind};
 use crate::acd::{Acd, AcdEvent, CallKey, EnqueueRefused, OverflowTarget};
-use crate::b2bua::call::{Call, CallState, Leg, Side};
+use crate::b2bua::call::{Call, CallStart, CallState, Leg, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::{Env, PromptCodec, PromptRef, RemoteMedia};
 use crate::b2bua::sdp_rewrite;
@@ -153,9 +153,8 @@ impl CallManager {
         self.next_key += 1;
         let a_tag = self.token();
         let b_session = self.random() >> 1;
-        let call = Call {
+        let call = Call::start(CallStart {
             label: label.clone(),
-            state: CallState::Calling,
             a: Leg {
                 codec: sdp_rewrite::codec_name(&offer, Some(relay)),
                 remote_sdp: Some(offer.clone()),
@@ -163,32 +162,17 @@ impl CallManager {
                 sdp_version: 1,
                 ..Leg::new(from, a_media, a_sip)
             },
-            b: None,
-            relay: Some(relay),
-            session_ids: (a_session, b_session),
             a_invite: req,
             a_invite_tx: tx,
             a_tag,
-            b_invite: None,
-            b_invite_tx: None,
-            b_provisional: false,
-            cancel_pending: false,
-            media: Some(media_id),
-            tags: decision.attributes.tags.clone(),
+            media: media_id,
+            relay: Some(relay),
+            session_ids: (a_session, b_session),
             decision,
             source,
             started: now.instant,
             started_ms: now.unix_ms,
-            ringing_ms: None,
-            answered_ms: None,
-            ended_ms: None,
-            cause: None,
-            ended_by: None,
-            code_in: None,
-            code_out: None,
-            pending: None,
-            open_txs: 0,
-        };
+        });
         let attributes = call.decision.attributes.clone();
         self.calls.insert(key, call);
         self.live += 1;

@@ -191,7 +191,7 @@ impl CallManager {
         }
         self.note_remote_sdp(key, Side::B, &answer, env, media);
         let agent = self.queued.get(&key).and_then(|q| q.agent.clone());
-        self.announce_answered(now, key, agent.as_deref(), env);
+        self.announce_answered(now, key, agent.as_deref(), txl, env);
         if let Some(c) = self.calls.get_mut(&key) {
             if c.state == CallState::Answered && c.a.pending_2xx.is_none() {
                 c.state = CallState::Confirmed;

@@ -1,8 +1,7 @@
 //! A new INVITE: authentication, dialplan, target, media, and the callee leg's INVITE.
-use std::collections::BTreeMap;
 
 use super::{CallManager, Now, Purpose, TimerKind};
-use crate::b2bua::call::{Call, CallState, Leg, Side};
+use crate::b2bua::call::{Call, CallStart, Leg, Side};
 use crate::b2bua::cause;
 use crate::b2bua::env::{AuthCheck, Env};
 use crate::b2bua::{negotiate, sdp_rewrite};
@@ -232,36 +231,24 @@ impl CallManager {
         self.next_key += 1;
         let a_tag = self.token();
         let a_session = self.random() >> 1;
-        let tags: BTreeMap<String, String> = decision.attributes.tags.clone();
         let call = Call {
-            label: label.clone(),
-            state: CallState::Calling,
-            a: Leg { codec: sdp_rewrite::codec_name(&offer, relay), remote_sdp: Some(offer), ..Leg::new(from, a_media, a_sip) },
             b: Some(Leg { local_sdp: Some(b_offer), sdp_version: 1, ..Leg::new(peer, b_media, b_sip) }),
-            relay,
-            session_ids: (a_session, b_session),
-            a_invite: req,
-            a_invite_tx: tx,
-            a_tag,
             b_invite: Some(invite),
             b_invite_tx: Some(b_tx),
-            b_provisional: false,
-            cancel_pending: false,
-            media: Some(media_id),
-            decision,
-            source,
-            started: now.instant,
-            started_ms: now.unix_ms,
-            ringing_ms: None,
-            answered_ms: None,
-            ended_ms: None,
-            cause: None,
-            ended_by: None,
-            code_in: None,
-            code_out: None,
-            pending: None,
-            open_txs: 0,
-            tags,
+            ..Call::start(CallStart {
+                label: label.clone(),
+                a: Leg { codec: sdp_rewrite::codec_name(&offer, relay), remote_sdp: Some(offer), ..Leg::new(from, a_media, a_sip) },
+                a_invite: req,
+                a_invite_tx: tx,
+                a_tag,
+                media: media_id,
+                relay,
+                session_ids: (a_session, b_session),
+                decision,
+                source,
+                started: now.instant,
+                started_ms: now.unix_ms,
+            })
         };
         self.calls.insert(key, call);
         self.live += 1;

@@ -66,6 +66,7 @@ impl CallManager {
             }
         }
 
+        self.siprec_call_ended(now, key, txl);
         let media_id = self.calls.get(&key).and_then(|c| c.media);
         let mut stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
         let queued = self.queued.get(&key).map(|q| (q.queue.clone(), q.agent.clone(), q.wait_ms, q.outcome));

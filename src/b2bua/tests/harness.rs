@@ -43,6 +43,11 @@ pub struct FakeMedia {
     pub stops: Vec<(MediaId, Side)>,
     /// Every `set_codecs`, in order.
     pub codecs: Vec<(MediaId, Option<crate::media::transcode::MediaPlan>)>,
+    /// Every `codecs_changed`: per side, the relayed m-line's formats.
+    pub codec_changes: Vec<(MediaId, [Option<Vec<String>>; 2])>,
+    /// Fork sockets opened for an external recorder, and every `set_fork`.
+    pub forks: Vec<MediaId>,
+    pub fork_to: Vec<(MediaId, [Option<SocketAddr>; 2])>,
 }
 
 impl MediaControl for FakeMedia {
@@ -76,6 +81,19 @@ impl MediaControl for FakeMedia {
     }
     fn stop_play(&mut self, id: MediaId, side: Side) {
         self.stops.push((id, side));
+    }
+    fn codecs_changed(&mut self, id: MediaId, sdp: [Option<(&crate::sip::sdp::SessionDescription, usize)>; 2]) {
+        self.codec_changes.push((id, sdp.map(|s| s.and_then(|(d, i)| Some(d.media.get(i)?.formats.clone())))));
+    }
+    fn open_fork(&mut self, id: MediaId) -> Result<[SocketAddr; 2], String> {
+        assert!(self.open.contains_key(&id), "open_fork on an open session");
+        self.forks.push(id);
+        let base = 30000 + 4 * id.0 as u16;
+        Ok([SocketAddr::new("0.0.0.0".parse().unwrap(), base), SocketAddr::new("0.0.0.0".parse().unwrap(), base + 2)])
+    }
+    fn set_fork(&mut self, id: MediaId, to: [Option<SocketAddr>; 2]) {
+        assert!(self.open.contains_key(&id), "set_fork on an open session");
+        self.fork_to.push((id, to));
     }
 }
 
@@ -128,8 +146,11 @@ pub struct Bench {
 
 impl Bench {
     pub fn new() -> Bench {
+        Self::with_config(B2buaConfig { server_name: "ncgw-test".into(), ..Default::default() })
+    }
+
+    pub fn with_config(config: B2buaConfig) -> Bench {
         let policy = InboundPolicy::new("ncgw-test".into(), 7);
-        let config = B2buaConfig { server_name: "ncgw-test".into(), ..Default::default() };
         let node = SipNode::new(TimerConfig::default(), policy, config, 42).unwrap();
         let start = crate::testing::epoch();
         Bench {

@@ -3,4 +3,5 @@
 mod flows;
 mod harness;
 mod queue;
+mod siprec;
 mod transcode;

@@ -176,4 +176,8 @@ fn a_reinvite_from_the_g711_callee_is_offered_to_the_caller_with_transcodable_co
     let MediaPlan::Transcode { a, b } = last_plan(&s.bench) else { panic!("still transcoding") };
     assert_eq!((a.config.kind, b.config.kind), (CodecKind::AmrWb, CodecKind::Pcmu));
     assert_eq!(a.pt, amr_wb, "side A's payload type is the one the caller answered");
+    // The recorder is told: side A sends what our offer to it listed, side B its own PCMU.
+    let (_, [a_fmts, b_fmts]) = s.bench.env.media.codec_changes.last().cloned().expect("the codec change is announced");
+    assert!(a_fmts.is_some_and(|f| f.contains(&amr_wb.to_string())), "side A's formats");
+    assert_eq!(b_fmts, Some(vec!["0".to_owned()]));
 }
