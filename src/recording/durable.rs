@@ -1,6 +1,7 @@
-//! Group commit for segment files: instead of one fsync per segment (25 a second at 100 calls
-//! with 4 s segments), writers mark their directory dirty and one background thread makes every
-//! dirty filesystem durable with a single `syncfs` per interval. A process crash (`kill -9`) loses
+//! Group commit for appended segment records: instead of one fsync per segment (25 a second at
+//! 100 calls with 4 s segments), writers mark the recording file's directory dirty and one
+//! background thread makes every dirty filesystem durable with a single `syncfs` per interval
+//! (which also covers the directory entry of a new file). A process crash (`kill -9`) loses
 //! nothing written either way (the page cache survives it); after a power cut at most the last
 //! interval of segments may be missing or torn, which `verify` reports and recovery cuts off.
 use std::collections::HashSet;

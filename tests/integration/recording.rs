@@ -211,4 +211,11 @@ fn pubkey_and_verify_report_a_tampered_recording() {
     let (code, _, err) = ncgw(&["recordings", "export", id, "--out", &wav.display().to_string(), "--data-dir", &dd]);
     assert_eq!(code, 1);
     assert!(err.contains("did not verify") && !wav.exists(), "{err}");
+    // Cut the file exactly where segment 1's record starts: the manifest is gone with the rest,
+    // and the index's segment count names the first segment missing.
+    let b = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &b[..seg.offset as usize]).unwrap();
+    let (code, out, _) = ncgw(&["recordings", "verify", id, "--data-dir", &dd]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first bad segment: 1") && out.contains("truncated"), "{out}");
 }
