@@ -27,10 +27,12 @@ struct AppState {
     core: mpsc::Sender<Command>,
     storage: crate::storage::Storage,
     realm: String,
+    /// Signs tags attached to closed recordings (`None` with recording off).
+    amender: Option<crate::recording::Amender>,
 }
 
 /// Serves until shutdown.
-pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: crate::storage::Storage, realm: String, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: crate::storage::Storage, realm: String, amender: Option<crate::recording::Amender>, mut shutdown: watch::Receiver<bool>) {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
@@ -47,7 +49,7 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<Command>, storage: 
         .route("/api/v1/users", get(users_list).post(users_add))
         .route("/api/v1/users/{id}", axum::routing::delete(users_remove))
         .merge(agents::routes())
-        .with_state(AppState { core, storage, realm });
+        .with_state(AppState { core, storage, realm, amender });
     let stop = async move {
         let _ = shutdown.changed().await;
     };

@@ -84,10 +84,6 @@ fn local(args: &RecordingsArgs) -> anyhow::Result<Local> {
     Ok(Local { data_dir: settings.data_dir, key_file: settings.recording.key_file })
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 pub fn recordings(cli: &Cli, args: &RecordingsArgs) -> anyhow::Result<ExitCode> {
     let l = local(args)?;
     if let RecordingsAction::Pubkey { hex } = &args.action {
@@ -106,7 +102,7 @@ pub fn recordings(cli: &Cli, args: &RecordingsArgs) -> anyhow::Result<ExitCode> 
             RecordingsAction::List { agent, queue, since, tag, state, limit } => {
                 let mut f = RecordingFilter { agent: agent.clone(), queue: queue.clone(), state: state.clone(), limit: *limit, ..Default::default() };
                 if let Some(s) = since {
-                    f.since = Some(super::calls::since_ms(s, now_ms())?);
+                    f.since = Some(super::calls::since_ms(s, crate::storage::now_ms())?);
                 }
                 for t in tag {
                     let (k, v) = t.split_once('=').ok_or_else(|| anyhow::anyhow!("--tag {t}: write KEY=VALUE"))?;
@@ -153,7 +149,7 @@ pub fn recordings(cli: &Cli, args: &RecordingsArgs) -> anyhow::Result<ExitCode> 
                 }
                 let who = operator.clone().unwrap_or_else(os_user);
                 // Audit first: an export that is not in the log does not happen.
-                index.audit(now_ms(), id, "export", &who, Some(&out.display().to_string())).await?;
+                index.audit(crate::storage::now_ms(), id, "export", &who, Some(&out.display().to_string())).await?;
                 std::fs::write(out, store::wav(&blocks, crate::recording::mixer::SAMPLE_RATE))
                     .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
                 println!("exported {id} to {} ({} segments, verified; audited as {who})", out.display(), blocks.len());
@@ -203,7 +199,11 @@ fn os_user() -> String {
 
 fn print_report(row: &RecordingRow, r: &store::Report) {
     if r.ok() {
-        println!("OK    {}  {} segments, chain and signature valid", row.call_id, r.segments);
+        let amended = match r.amendments.len() {
+            0 => String::new(),
+            n => format!(", {n} signed tag amendment{}", if n == 1 { "" } else { "s" }),
+        };
+        println!("OK    {}  {} segments, chain and signature valid{amended}", row.call_id, r.segments);
         return;
     }
     match r.first_bad_segment() {

@@ -117,12 +117,19 @@ pub trait ManifestTimestamper: Send + Sync {
     fn timestamp(&self, manifest_sha256: &[u8; 32]) -> Option<Vec<u8>>;
 }
 
-/// Serialises and signs a manifest: returns the manifest's bytes and the signature record's.
+/// Serialises and signs a manifest: returns the bytes of the manifest and signature records.
 pub fn sign(manifest: &Manifest, key: &SigningKey, tsa: Option<&dyn ManifestTimestamper>) -> (Vec<u8>, Vec<u8>) {
     let mut body = serde_json::to_vec_pretty(manifest).unwrap_or_default();
     body.push(b'\n');
-    let digest: [u8; 32] = Sha256::digest(&body).into();
-    let signature = key.sign(&body);
+    let sig = sign_bytes(&body, key, tsa);
+    (body, sig)
+}
+
+/// The signature record over `body` (a manifest or an amendment): Ed25519 by the node's key,
+/// the body's SHA-256, and the RFC 3161 token over it when a TSA is plugged in.
+pub fn sign_bytes(body: &[u8], key: &SigningKey, tsa: Option<&dyn ManifestTimestamper>) -> Vec<u8> {
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    let signature = key.sign(body);
     let sig = SignatureFile {
         algorithm: "ed25519".into(),
         public_key: hex(key.verifying_key().as_bytes()),
@@ -132,18 +139,18 @@ pub fn sign(manifest: &Manifest, key: &SigningKey, tsa: Option<&dyn ManifestTime
     };
     let mut sig_bytes = serde_json::to_vec_pretty(&sig).unwrap_or_default();
     sig_bytes.push(b'\n');
-    (body, sig_bytes)
+    sig_bytes
 }
 
-/// Why a manifest's signature does not hold.
+/// Why the signature of a manifest or an amendment does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
     #[error("signature record is unreadable: {0}")]
     Unreadable(String),
-    #[error("manifest signed by another key ({0})")]
+    #[error("signed by another key ({0})")]
     OtherKey(String),
-    #[error("signature does not match the manifest (the manifest was edited)")]
+    #[error("signature does not match what it signs (edited after signing)")]
     Mismatch,
 }
 

@@ -7,6 +7,7 @@
 //! - [`records`]: the append-only file `<call-id>.nrec`: a header, then framed records
 //!   (segments, the manifest, its signature); room for video streams by record type.
 //! - [`manifest`]: the SHA-256 chain, the manifest and its Ed25519 signature (RFC 3161 hook).
+//! - [`amend`]: tags attached after the close, appended as signed amendments.
 //! - [`keys`]: the segment key and the node's signing key, generated on first start.
 //! - [`store`]: where files go, verification (first bad segment named), WAV export.
 //! - [`writer`]: the per-call task and start-up recovery; [`Recorder`] is what the runtime holds.
@@ -15,6 +16,7 @@
 //! or agent change can be added without changing the files: today two audio legs are mixed into
 //! a two-channel timeline (customer left, agent right).
 
+pub mod amend;
 mod append;
 mod close;
 mod durable;
@@ -28,7 +30,7 @@ pub mod tap;
 pub mod writer;
 
 pub use tap::{Frame, SideCodecs, Tap};
-pub use writer::{AnswerInfo, EndInfo, Recorder, RecorderHooks};
+pub use writer::{Amender, AnswerInfo, EndInfo, Recorder, RecorderHooks};
 
 use std::path::PathBuf;
 use std::time::Duration;

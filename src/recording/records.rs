@@ -15,6 +15,8 @@
 //! - `0x01`: the manifest (the exact signed JSON body), written once at close.
 //! - `0x02`: the signature over it (the bytes `manifest.sig` held in the per-call directories
 //!   of earlier versions, including the RFC 3161 token), right after the manifest.
+//! - `0x03`, `0x04`: a signed amendment (business tags attached after the close, see
+//!   [`super::amend`]) and its signature, appended after the manifest's signature.
 //!
 //! Video comes as another stream: segment records of type `0x11` (and up), each stream with its
 //! own index sequence and sealed-block format, interleaved in the one file in write order; the
@@ -41,6 +43,9 @@ pub const FRAME: usize = 5;
 
 pub const TYPE_MANIFEST: u8 = 0x01;
 pub const TYPE_SIGNATURE: u8 = 0x02;
+/// A signed amendment (tags attached after the close, `amend`) and its signature.
+pub const TYPE_AMENDMENT: u8 = 0x03;
+pub const TYPE_AMENDMENT_SIGNATURE: u8 = 0x04;
 /// Segment records: `TYPE_SEGMENT + stream`.
 pub const TYPE_SEGMENT: u8 = 0x10;
 const LAST_STREAM: u8 = 0x0f;
@@ -51,6 +56,8 @@ pub enum Kind {
     Segment { stream: u8 },
     Manifest,
     Signature,
+    Amendment,
+    AmendmentSignature,
     Unknown(u8),
 }
 
@@ -59,6 +66,8 @@ impl Kind {
         match byte {
             TYPE_MANIFEST => Kind::Manifest,
             TYPE_SIGNATURE => Kind::Signature,
+            TYPE_AMENDMENT => Kind::Amendment,
+            TYPE_AMENDMENT_SIGNATURE => Kind::AmendmentSignature,
             b if (TYPE_SEGMENT..=TYPE_SEGMENT + LAST_STREAM).contains(&b) => Kind::Segment { stream: b - TYPE_SEGMENT },
             b => Kind::Unknown(b),
         }

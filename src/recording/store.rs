@@ -64,6 +64,8 @@ pub struct Report {
     /// Whole segment records in the file.
     #[serde(skip)]
     pub records: u32,
+    /// Signed amendments (tags attached after the close) that hold.
+    pub amendments: Vec<super::amend::Amendment>,
 }
 
 impl Report {
@@ -76,7 +78,7 @@ impl Report {
         self.problems.iter().find_map(|p| p.segment)
     }
 
-    fn bad(&mut self, segment: Option<u32>, what: impl Into<String>) {
+    pub(super) fn bad(&mut self, segment: Option<u32>, what: impl Into<String>) {
         self.problems.push(Problem { segment, what: what.into() });
     }
 
@@ -116,7 +118,11 @@ pub fn verify(path: &Path, call_id: &str, key: &SegmentKey, public: &VerifyingKe
         r.bad(None, format!("manifest is for call {}", m.call_id));
     }
     r.segments = m.segments.len();
-    r.manifest_sha256 = Some(hex(&Sha256::digest(&body)));
+    let manifest_sha256 = hex(&Sha256::digest(&body));
+    if let Some(sig_at) = scan.records.iter().position(|x| x.kind == Kind::Manifest).map(|at| at + 1).filter(|&k| scan.records.get(k).is_some_and(|x| x.kind == Kind::Signature)) {
+        r.amendments = super::amend::check(&file, &scan, sig_at, &manifest_sha256, call_id, public, &mut r);
+    }
+    r.manifest_sha256 = Some(manifest_sha256);
     let mut head = manifest::genesis(call_id);
     let mut used = HashSet::new();
     // Indices rise; one may be skipped only where the writer failed (the manifest, signed, says
@@ -233,11 +239,7 @@ fn manifest_of(file: &File, scan: &Scan, public: &VerifyingKey, r: &mut Report, 
         },
         None => r.bad(None, "no signature record after the manifest"),
     }
-    if let Some(extra) = scan.records.get(at + 2) {
-        if extra.kind != Kind::Manifest && !matches!(extra.kind, Kind::Segment { .. }) {
-            r.bad(None, format!("record at byte {} after the signature", extra.offset));
-        }
-    }
+    // What follows the signature is checked as amendments (`amend::check`).
     match serde_json::from_slice(&body) {
         Ok(m) => Some((m, body)),
         Err(e) => {
@@ -273,4 +275,4 @@ pub fn wav(blocks: &[Block], sample_rate: u32) -> Vec<u8> {
 
 #[cfg(test)]
 #[path = "store_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,13 +9,13 @@ use crate::recording::container::Block;
 use crate::recording::manifest::{Manifest, SegmentEntry};
 use crate::recording::records::{RecordingFile, FRAME, HEADER, TYPE_MANIFEST, TYPE_SEGMENT, TYPE_SIGNATURE};
 
-const CALL: &str = "c0000000000ab";
+pub(crate) const CALL: &str = "c0000000000ab";
 
-struct Fixture {
+pub(crate) struct Fixture {
     _tmp: tempfile::TempDir,
-    path: PathBuf,
-    key: SegmentKey,
-    signing: SigningKey,
+    pub(crate) path: PathBuf,
+    pub(crate) key: SegmentKey,
+    pub(crate) signing: SigningKey,
 }
 
 fn block(i: u32) -> Block {
@@ -23,7 +23,7 @@ fn block(i: u32) -> Block {
 }
 
 /// A signed recording file of `n` one-second segments.
-fn recording(n: u32) -> Fixture {
+pub(crate) fn recording(n: u32) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let path = recording_path(tmp.path(), CALL, 0);
     let mut file = RecordingFile::create(&path).unwrap();
@@ -72,7 +72,7 @@ fn recording(n: u32) -> Fixture {
     Fixture { _tmp: tmp, path, key, signing }
 }
 
-fn check(f: &Fixture) -> Report {
+pub(crate) fn check(f: &Fixture) -> Report {
     verify(&f.path, CALL, &f.key, &f.signing.verifying_key(), None).0
 }
 
@@ -184,7 +184,7 @@ fn edited_manifest_fails_the_signature() {
     std::fs::write(&f.path, b).unwrap();
     let r = check(&f);
     assert!(!r.ok());
-    assert!(r.problems[0].what.contains("manifest was edited"), "{:?}", r.problems);
+    assert!(r.problems[0].what.contains("edited after signing"), "{:?}", r.problems);
     assert_eq!(r.first_bad_segment(), None);
 }
 
@@ -201,7 +201,7 @@ fn edited_manifest_of_another_length_with_its_frame_fixed_fails_the_signature() 
     out.extend_from_slice(&b[m.end() as usize..]);
     std::fs::write(&f.path, out).unwrap();
     let r = check(&f);
-    assert!(r.problems.iter().any(|p| p.what.contains("manifest was edited")), "{:?}", r.problems);
+    assert!(r.problems.iter().any(|p| p.what.contains("edited after signing")), "{:?}", r.problems);
 }
 
 #[test]

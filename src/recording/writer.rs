@@ -85,6 +85,21 @@ struct Active {
     task: JoinHandle<()>,
 }
 
+/// Signs and appends tag amendments with the node's key (blocking file I/O).
+#[derive(Clone)]
+pub struct Amender {
+    ctx: Arc<Context>,
+}
+
+impl Amender {
+    /// Appends `tags` to the closed recording at `path` (relative to the data directory, as the
+    /// index row has it), signed as attached by `by`.
+    pub fn amend_tags(&self, path: &str, call_id: &str, tags: &BTreeMap<String, String>, by: &str, at_ms: i64) -> Result<super::amend::Amendment, RecordingError> {
+        let file = self.ctx.data_dir.join(path);
+        super::amend::amend_tags(&file, call_id, tags, by, at_ms, &self.ctx.signing, self.ctx.tsa.as_deref())
+    }
+}
+
 /// Owns the node's recordings in progress.
 pub struct Recorder {
     ctx: Arc<Context>,
@@ -116,6 +131,11 @@ impl Recorder {
             ctx.tsa = Some(tsa);
         }
         self
+    }
+
+    /// What appends signed tag amendments to closed recordings (the admin API holds one).
+    pub fn amender(&self) -> Amender {
+        Amender { ctx: self.ctx.clone() }
     }
 
     pub fn enabled(&self) -> bool {

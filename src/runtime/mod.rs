@@ -113,6 +113,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
     let recorder = crate::recording::writer::open_for_node(&settings, &storage).await.map_err(StartError::Recording)?;
+    let amender = recorder.as_ref().map(crate::recording::Recorder::amender);
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;
     // Prompts sit next to the queues file: config/prompts/<lang>/<name>.wav.
     let prompts_dir = settings.queues_file.parent().unwrap_or(std::path::Path::new(".")).join("prompts");
@@ -167,7 +168,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let core = core::Core::new(&settings, parts);
     metrics().up.set(1);
     let admin_shutdown = shutdown_rx.clone();
-    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), storage, settings.realm.clone(), admin_shutdown));
+    tokio::spawn(crate::admin::serve(admin_listener, cmd_tx.clone(), storage, settings.realm.clone(), amender, admin_shutdown));
     tokio::spawn(async move {
         core.run(inbound_rx, cmd_rx, media_events).await;
         let _ = shutdown_tx.send(true);

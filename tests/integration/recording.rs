@@ -97,6 +97,7 @@ async fn recording_sipp_calls_duration_channels_verify_export_no_plaintext() {
     .await;
     let (code, body) = post_json(admin, &format!("/api/v1/calls/{first}/tags"), serde_json::json!({ "business_serial": "BS-42", "consent": "verbal" })).await;
     assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["signed"], "manifest", "{body}");
     let (code, _) = post_json(admin, "/api/v1/calls/nosuchcall/tags", serde_json::json!({ "a": "b" })).await;
     assert_eq!(code, 404);
     caller.await.unwrap().assert_ok();
@@ -119,10 +120,22 @@ async fn recording_sipp_calls_duration_channels_verify_export_no_plaintext() {
     let (_, body) = admin_get(node.admin, "/api/v1/recordings?tag=consent=verbal").await;
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["recordings"].as_array().unwrap().len(), 1);
 
+    // Tags after the call are appended to the closed recording as a signed amendment.
+    let later = recs.iter().map(|r| r["call_id"].as_str().unwrap().to_owned()).find(|id| *id != first).unwrap();
+    let (code, body) = post_json(admin, &format!("/api/v1/calls/{later}/tags"), serde_json::json!({ "business_type": "loan" })).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["signed"], "amendment", "{body}");
+
     let dd = data.display().to_string();
     let (code, out, err) = ncgw(&["recordings", "verify", "--all", "--data-dir", &dd]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("{calls} checked, 0 failed")), "{out}");
+    assert!(out.contains(&format!("OK    {later}")) && out.contains("1 signed tag amendment"), "{out}");
+    let (_, out, _) = ncgw(&["recordings", "verify", &later, "--data-dir", &dd, "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(out.contains("\"by\": \"admin-api\"") && out.contains("\"business_type\": \"loan\""), "{v}");
+    let (_, out, _) = ncgw(&["recordings", "audit", &later, "--data-dir", &dd, "--json"]);
+    assert!(out.contains("admin-api") && out.contains("\"tag\""), "{out}");
     let (code, out, _) = ncgw(&["recordings", "list", "--data-dir", &dd, "--tag", "business_serial=BS-42", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["recordings"][0]["call_id"], first.as_str());
