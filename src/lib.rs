@@ -2,6 +2,7 @@
 pub mod acd;
 pub mod admin;
 pub mod b2bua;
+pub mod civil_time;
 pub mod cli;
 pub mod config;
 pub mod dialplan;

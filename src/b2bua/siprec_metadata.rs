@@ -114,20 +114,9 @@ fn aor(who: &str, domain: &str) -> String {
     }
 }
 
-/// RFC 3339 UTC time of a Unix time in milliseconds (days to civil date: H. Hinnant's algorithm).
+/// RFC 3339 UTC time of a Unix time in milliseconds.
 pub fn utc(unix_ms: i64) -> String {
-    let secs = unix_ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::civil_time::utc(unix_ms)
 }
 
 /// The RFC 7865 metadata: one group and session, the two participants, the two streams by

@@ -111,20 +111,7 @@ pub fn since_ms(text: &str, now_ms: i64) -> anyhow::Result<i64> {
 }
 
 pub(super) fn time_of(ms: &Value) -> String {
-    let Some(ms) = ms.as_i64() else { return "-".into() };
-    let secs = ms / 1000;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (proleptic Gregorian), UTC.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    ms.as_i64().map_or_else(|| "-".into(), crate::civil_time::table)
 }
 
 pub fn cdr(cli: &Cli, args: &CdrArgs) -> anyhow::Result<ExitCode> {

@@ -27,7 +27,7 @@ pub fn safe_id(call_id: &str) -> Option<&str> {
 
 /// `DATA_DIR/recordings/YYYY/MM/DD/<call-id>.nrec` for a recording started at `started_ms` (UTC).
 pub fn recording_path(data_dir: &Path, call_id: &str, started_ms: i64) -> PathBuf {
-    let (y, m, d) = manifest::civil(started_ms.div_euclid(86_400_000));
+    let (y, m, d) = crate::civil_time::civil(started_ms.div_euclid(86_400_000));
     let day = data_dir.join(RECORDINGS_DIR).join(format!("{y:04}")).join(format!("{m:02}")).join(format!("{d:02}"));
     day.join(format!("{call_id}.{}", records::EXTENSION))
 }

@@ -261,25 +261,7 @@ async fn run(ctx: Arc<Context>, call: AnswerInfo, mut rx: mpsc::Receiver<Frame>,
             return;
         }
     };
-    let mut row = RecordingRow {
-        call_id: call.call_id.clone(),
-        path: rel,
-        started_at: call.answered_ms,
-        ended_at: None,
-        duration_ms: None,
-        participants: Vec::new(),
-        agent: None,
-        queue: None,
-        tags: BTreeMap::new(),
-        size_bytes: 0,
-        segments: 0,
-        chain_head: None,
-        manifest_sha256: None,
-        state: "recording".into(),
-        reason: None,
-        dropped_packets: 0,
-        gaps: Vec::new(),
-    };
+    let mut row = RecordingRow::started(&call.call_id, rel, call.answered_ms);
     row.participants = participants(&ctx.secret, &call.caller, Some(&call.callee));
     if let Some(index) = &ctx.index {
         if let Err(e) = index.insert(&row).await {

@@ -139,25 +139,7 @@ fn crashed(n: u32) -> (tempfile::TempDir, Arc<Context>, RecordingRow, PathBuf) {
         records::push_record(&mut buf, records::TYPE_SEGMENT, &container::seal(&rec.ctx.key, id, [1; 8], &block));
         f.append(&buf).unwrap();
     }
-    let row = RecordingRow {
-        call_id: id.into(),
-        path: path.strip_prefix(tmp.path()).unwrap().display().to_string(),
-        started_at: 1_798_761_600_000,
-        ended_at: None,
-        duration_ms: None,
-        participants: Vec::new(),
-        agent: None,
-        queue: None,
-        tags: BTreeMap::new(),
-        size_bytes: 0,
-        segments: 0,
-        chain_head: None,
-        manifest_sha256: None,
-        state: "recording".into(),
-        reason: None,
-        dropped_packets: 0,
-        gaps: Vec::new(),
-    };
+    let row = RecordingRow::started(id, path.strip_prefix(tmp.path()).unwrap().display().to_string(), 1_798_761_600_000);
     (tmp, rec.ctx.clone(), row, path)
 }
 

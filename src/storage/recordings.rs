@@ -36,6 +36,31 @@ pub struct RecordingRow {
     pub gaps: Vec<serde_json::Value>,
 }
 
+impl RecordingRow {
+    /// The row of a recording that has just started: state `recording`, nothing measured yet.
+    pub fn started(call_id: &str, path: String, started_at: i64) -> RecordingRow {
+        RecordingRow {
+            call_id: call_id.to_owned(),
+            path,
+            started_at,
+            ended_at: None,
+            duration_ms: None,
+            participants: Vec::new(),
+            agent: None,
+            queue: None,
+            tags: BTreeMap::new(),
+            size_bytes: 0,
+            segments: 0,
+            chain_head: None,
+            manifest_sha256: None,
+            state: "recording".into(),
+            reason: None,
+            dropped_packets: 0,
+            gaps: Vec::new(),
+        }
+    }
+}
+
 /// Search criteria of `ncgw recordings list` and `GET /api/v1/recordings`.
 #[derive(Debug, Clone, Default)]
 pub struct RecordingFilter {
