@@ -32,6 +32,9 @@ pub const AUTH_FAILED: &str = "auth.failed";
 pub const MAX_DURATION: &str = "call.max_duration";
 pub const ADMIN_HANGUP: &str = "admin.hangup";
 pub const NODE_SHUTDOWN: &str = "node.shutdown";
+/// The node died with the call up (`kill -9`, power): its record is the last snapshot of the
+/// live calls, written at the next start; `ended_at` is when that snapshot was taken.
+pub const NODE_RESTART: &str = "node.restart";
 /// The call's external recording (SIPREC) could not be set up: the server refused, did not
 /// answer or cannot be reached. Logged and counted; the call itself goes on.
 pub const SIPREC_FAILED: &str = "siprec.failed";

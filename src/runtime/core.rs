@@ -173,6 +173,8 @@ pub(super) struct Core {
     acd_metrics: acd_admin::AcdMetricsState,
     /// Times agent-available → offer on the wall clock (`ncgw_acd_offer_latency_seconds`).
     offer_clock: super::offer_clock::OfferClock,
+    /// The live calls' records, snapshotted once a second for a crash.
+    live: super::live_calls::LiveCalls,
 }
 
 fn now() -> Now {
@@ -226,11 +228,14 @@ impl Core {
             acd: parts.acd,
             acd_metrics: Default::default(),
             offer_clock: Default::default(),
+            live: super::live_calls::LiveCalls::new(&settings.data_dir),
         }
     }
 
     pub(super) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>, mut media: mpsc::Receiver<SessionEvent>) {
         let mut hung_up = false;
+        let mut snapshot = tokio::time::interval(Duration::from_secs(1));
+        snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = [self.node.poll_timeout(), self.env.poll_timeout(), self.acd.poll_timeout()].into_iter().flatten().min().map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
@@ -252,6 +257,11 @@ impl Core {
                     self.env.handle_timeout(n.instant);
                     self.acd_timeout(n);
                     self.node.handle_timeout(n, &mut self.env);
+                }
+                _ = snapshot.tick() => {
+                    let n = now();
+                    let records: Vec<_> = self.node.calls.live_summaries(n.unix_ms).iter().map(super::records::cdr_of).collect();
+                    self.live.snapshot(&records);
                 }
                 _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
                     if hung_up || self.node.calls.active() == 0 {
@@ -278,6 +288,9 @@ impl Core {
         }
         if let Err(e) = self.storage.flush().await {
             tracing::warn!(error = %e, "call records left in the journal at shutdown; they are written at the next start");
+        }
+        if self.node.calls.active() == 0 {
+            self.live.clear();
         }
         tracing::info!("ncgw stopped");
     }

@@ -4,6 +4,7 @@
 mod acd_admin;
 mod core;
 mod env;
+mod live_calls;
 mod offer_clock;
 mod outbound;
 mod records;
@@ -112,6 +113,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Admin { addr: settings.admin_listen, source })?;
 
     let storage = crate::storage::Storage::open(&settings.data_dir).await?;
+    live_calls::recover(&settings.data_dir, &storage).await;
     let recorder = crate::recording::writer::open_for_node(&settings, &storage).await.map_err(StartError::Recording)?;
     let amender = recorder.as_ref().map(crate::recording::Recorder::amender);
     let dialplan = crate::dialplan::Dialplan::load_dir(&settings.dialplan_dir).map_err(StartError::Dialplan)?;

@@ -1,10 +1,10 @@
 //! `kill -9` during 20 recorded calls: the restarted node closes every recording as
 //! `incomplete` / `node_restart`, each holds the audio up to within one segment of the kill,
-//! and all of them verify.
+//! and all of them verify; every call has its record (cause `node.restart`).
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::harness::{free_port, wait_udp_bound, wait_until};
+use super::harness::{admin_get, free_port, wait_udp_bound, wait_until};
 use super::harness::ncgw;
 use super::recording::plan_to;
 use super::sipp::Sipp;
@@ -104,6 +104,22 @@ async fn kill_9_during_20_recorded_calls_then_restart_recovers_every_recording()
         assert!(lost <= (SEGMENT_S * 1000) as i64 + SCHEDULING_SLACK_MS, "{} lost {lost} ms at the kill: {r:?}", r.call_id);
         assert!(lost >= -100, "{} ends after the kill", r.call_id);
         assert!(r.segments >= 2, "{r:?}");
+    }
+    // Every call cut short has its record, from the last snapshot of the live calls (≤ 1 s old).
+    let admin_addr: std::net::SocketAddr = ([127, 0, 0, 1], admin).into();
+    let cdrs = wait_until("20 call records after the restart", Duration::from_secs(10), || async move {
+        let (_, body) = admin_get(admin_addr, "/api/v1/cdr?limit=100").await;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let list = v["cdr"].as_array()?.clone();
+        (list.len() >= 20).then_some(list)
+    })
+    .await;
+    for r in &rows {
+        let c = cdrs.iter().find(|c| c["id"] == r.call_id.as_str()).unwrap_or_else(|| panic!("a record for {}: {cdrs:?}", r.call_id));
+        assert_eq!((c["cause"].as_str(), c["outcome"].as_str(), c["ended_by"].as_str()), (Some("node.restart"), Some("answered"), Some("system")), "{c}");
+        let ended = c["ended_at"].as_i64().unwrap();
+        assert!(ended <= killed_ms && killed_ms - ended <= 1000 + SCHEDULING_SLACK_MS, "ended {} ms before the kill: {c}", killed_ms - ended);
+        assert!(c["talk_ms"].as_i64().unwrap() > 0, "{c}");
     }
     let (code, out, err) = ncgw(&["recordings", "verify", "--all", "--data-dir", &data.display().to_string()]);
     assert_eq!(code, 0, "{out}{err}");

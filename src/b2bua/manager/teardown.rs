@@ -68,43 +68,8 @@ impl CallManager {
 
         self.siprec_call_ended(now, key, txl);
         let media_id = self.calls.get(&key).and_then(|c| c.media);
-        let mut stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
-        let queued = self.queued.get(&key).map(|q| (q.queue.clone(), q.agent.clone(), q.wait_ms, q.outcome));
-        let call = self.calls.get(&key).expect("the call exists");
-        // The relay counts packets; the codec each side negotiated is known here.
-        for s in &mut stats {
-            let leg = if s.leg == "a" { Some(&call.a) } else { call.b.as_ref() };
-            if s.codec.is_none() {
-                s.codec = leg.and_then(|l| l.codec.clone());
-            }
-        }
-        let summary = CallSummary {
-            id: call.label.clone(),
-            call_id_in: call.a_invite.headers.call_id().unwrap_or("").to_owned(),
-            call_id_out: call.b_invite.as_ref().and_then(|i| i.headers.call_id().ok().map(str::to_owned)),
-            caller: call.decision.caller.clone(),
-            callee: call.decision.called.clone(),
-            source: call.source.clone(),
-            dialplan_rule: call.decision.rule.clone(),
-            queue: match (&queued, &call.decision.action) {
-                (Some(q), _) => Some(q.0.clone()),
-                (None, Action::Queue(q)) => Some(q.clone()),
-                _ => None,
-            },
-            agent: queued.as_ref().and_then(|q| q.1.clone()),
-            wait_ms: queued.as_ref().and_then(|q| q.2),
-            queue_outcome: queued.as_ref().and_then(|q| q.3),
-            started_ms: call.started_ms,
-            ringing_ms: call.ringing_ms,
-            answered_ms: call.answered_ms,
-            ended_ms: now.unix_ms,
-            cause: cause_code,
-            ended_by,
-            sip_code_in: call.code_in,
-            sip_code_out: call.code_out,
-            media: stats,
-            tags: call.tags.clone(),
-        };
+        let stats = media_id.map(|m| env.media().close(m)).unwrap_or_default();
+        let Some(summary) = self.summary_of(key, now.unix_ms, cause_code, ended_by, stats) else { return };
         self.events.push_back(super::B2buaEvent::CallEnded(Box::new(summary)));
         if let Some(m) = media_id {
             self.by_media.remove(&m);
@@ -129,5 +94,55 @@ impl CallManager {
             Ok(tx) => self.track_client(key, tx, side, Purpose::Ending),
             Err(e) => tracing::warn!(error = %e, "BYE not sent"),
         }
+    }
+}
+
+impl CallManager {
+    /// The call record of `key` as if it ended at `ended_ms` for `cause_code`; `media` are the
+    /// legs' counters (the codec each side negotiated is filled in here).
+    fn summary_of(&self, key: u64, ended_ms: i64, cause_code: &'static str, ended_by: &'static str, mut media: Vec<crate::b2bua::call::LegStats>) -> Option<CallSummary> {
+        let call = self.calls.get(&key)?;
+        let queued = self.queued.get(&key).map(|q| (q.queue.clone(), q.agent.clone(), q.wait_ms, q.outcome));
+        for s in &mut media {
+            let leg = if s.leg == "a" { Some(&call.a) } else { call.b.as_ref() };
+            if s.codec.is_none() {
+                s.codec = leg.and_then(|l| l.codec.clone());
+            }
+        }
+        Some(CallSummary {
+            id: call.label.clone(),
+            call_id_in: call.a_invite.headers.call_id().unwrap_or("").to_owned(),
+            call_id_out: call.b_invite.as_ref().and_then(|i| i.headers.call_id().ok().map(str::to_owned)),
+            caller: call.decision.caller.clone(),
+            callee: call.decision.called.clone(),
+            source: call.source.clone(),
+            dialplan_rule: call.decision.rule.clone(),
+            queue: match (&queued, &call.decision.action) {
+                (Some(q), _) => Some(q.0.clone()),
+                (None, Action::Queue(q)) => Some(q.clone()),
+                _ => None,
+            },
+            agent: queued.as_ref().and_then(|q| q.1.clone()),
+            wait_ms: queued.as_ref().and_then(|q| q.2),
+            queue_outcome: queued.as_ref().and_then(|q| q.3),
+            started_ms: call.started_ms,
+            ringing_ms: call.ringing_ms,
+            answered_ms: call.answered_ms,
+            ended_ms,
+            cause: cause_code,
+            ended_by,
+            sip_code_in: call.code_in,
+            sip_code_out: call.code_out,
+            media,
+            tags: call.tags.clone(),
+        })
+    }
+
+    /// The records the live calls would get if the node died now (cause `node_restart`, ended by
+    /// the system): what the runtime keeps on disk so a `kill -9` leaves a record of every call.
+    pub fn live_summaries(&self, now_ms: i64) -> Vec<CallSummary> {
+        let mut keys: Vec<u64> = self.calls.iter().filter(|(_, c)| !c.is_ended()).map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        keys.into_iter().filter_map(|k| self.summary_of(k, now_ms, cause::NODE_RESTART, "system", Vec::new())).collect()
     }
 }

@@ -96,6 +96,11 @@ fn callee_leg_hides_the_caller_topology() {
 #[test]
 fn caller_hangs_up() {
     let mut c = answered_call();
+    // Were the node to die now, this is the call's record (`runtime::live_calls` keeps it).
+    let live = c.bench.node.calls.live_summaries(1_798_761_609_000);
+    assert_eq!(live.len(), 1);
+    assert_eq!((live[0].cause, live[0].ended_by, live[0].ended_ms, live[0].sip_code_in), ("node.restart", "system", 1_798_761_609_000, Some(200)));
+    assert!(live[0].answered_ms.is_some());
     let bye = in_dialog(&c.a_invite, true, "BYE", 2, &c.a_tag, "caller1", "sip:ncgw@10.0.0.100:5060", "10.0.0.1:5060", None);
     c.bench.deliver(CALLER, bye);
     assert_eq!(statuses(&c.bench.take_to(CALLER)), vec![200]);
@@ -108,6 +113,7 @@ fn caller_hangs_up() {
     assert_eq!(c.bench.node.calls.active(), 0, "the ended call no longer counts as active");
     let r = &c.bench.records[0];
     assert_eq!((r.cause, r.ended_by, r.sip_code_in, r.sip_code_out), ("normal", "caller", Some(200), Some(200)));
+    assert!(c.bench.node.calls.live_summaries(0).is_empty(), "an ended call is not in the crash snapshot");
     assert!(r.answered_ms.is_some() && r.ringing_ms.is_some());
     assert_eq!(c.bench.env.media.closed.len(), 1, "media ports released");
     assert_eq!(r.media.iter().map(|l| l.codec.as_deref()).collect::<Vec<_>>(), vec![Some("PCMU/8000"), Some("PCMU/8000")], "each leg's codec");
