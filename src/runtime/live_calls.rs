@@ -32,14 +32,15 @@ impl LiveCalls {
         LiveCalls { path: path_in(data_dir), writing: Arc::new(AtomicBool::new(false)), on_disk: true }
     }
 
-    /// Writes `records` as the current snapshot on the blocking pool; skipped while the previous
-    /// one is still being written, and when nothing changed from an empty snapshot.
-    pub fn snapshot(&mut self, records: &[CdrRecord]) {
+    /// Writes `records` as the current snapshot on the blocking pool (the handle of that write,
+    /// or `None` when skipped: while the previous one is still being written, and when nothing
+    /// changed from an empty snapshot).
+    pub fn snapshot(&mut self, records: &[CdrRecord]) -> Option<tokio::task::JoinHandle<()>> {
         if records.is_empty() && !self.on_disk {
-            return;
+            return None;
         }
         if self.writing.swap(true, Ordering::AcqRel) {
-            return;
+            return None;
         }
         let mut bytes = Vec::with_capacity(records.len() * 512);
         for r in records {
@@ -49,12 +50,12 @@ impl LiveCalls {
         }
         self.on_disk = !records.is_empty();
         let (path, writing) = (self.path.clone(), self.writing.clone());
-        tokio::task::spawn_blocking(move || {
+        Some(tokio::task::spawn_blocking(move || {
             if let Err(e) = write(&path, &bytes) {
                 tracing::warn!(cause = "cdr.live_snapshot", path = %path.display(), error = %e, "live calls not snapshotted: a crash now would lose their records");
             }
             writing.store(false, Ordering::Release);
-        });
+        }))
     }
 }
 
@@ -125,14 +126,10 @@ mod tests {
         let storage = Storage::open(dir.path()).await.unwrap();
         storage.insert_cdrs(&[record("c1", "normal")]).await.unwrap();
         let mut live = LiveCalls::new(dir.path());
-        live.snapshot(&[record("c1", "node.restart"), record("c2", "node.restart")]);
+        let written = live.snapshot(&[record("c1", "node.restart"), record("c2", "node.restart")]).expect("a write");
+        assert!(live.snapshot(&[]).is_none(), "one write at a time");
+        written.await.unwrap();
         let file = path_in(dir.path());
-        for _ in 0..1000 {
-            if !live.writing.load(Ordering::Acquire) {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
         assert!(file.exists());
         assert_eq!(recover(dir.path(), &storage).await, 2);
         assert_eq!(storage.get_cdr("c1").await.unwrap().unwrap().cause, "normal", "the call's own record wins");
