@@ -117,7 +117,9 @@ fn intact_prefix(file: &File, scan: &Scan, call_id: &str, ctx: &Context) -> (Cha
 }
 
 /// Closes a recording a crash left open: the intact segment records are chained and signed; a
-/// torn or unreadable tail is copied to `<file>.damaged` (never deleted) and cut off. A manifest
+/// torn or unreadable tail is copied to `<file>.damaged` (never deleted) and cut off. A last
+/// record merely cut short (the append the crash interrupted) leaves the recording `incomplete`
+/// like any crash; anything else unreadable makes it `damaged`. A manifest
 /// and signature the close had appended before the crash (the index was not updated) are
 /// replaced, as the recording is closed again as `node_restart`.
 pub(super) fn recover_one(ctx: &Context, mut row: RecordingRow) -> Result<RecordingRow, RecordingError> {
@@ -146,8 +148,18 @@ pub(super) fn recover_one(ctx: &Context, mut row: RecordingRow) -> Result<Record
         let aside = store::damaged_path(&path);
         let mut d = OpenOptions::new().create(true).append(true).open(&aside).map_err(|e| io(&aside, e))?;
         d.write_all(&bad).and_then(|()| d.sync_all()).map_err(|e| io(&aside, e))?;
-        row.state = "damaged".into();
-        row.reason = Some(format!("node_restart; segment {} unreadable (set aside in {})", chain.entries.len(), aside.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())));
+        let aside_name = aside.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        // Only the last append cut short by the kill (a write interrupted by SIGKILL or power
+        // loss), nothing after it: the intact prefix is the whole recording up to the crash.
+        let cut_short = tail.is_empty() && scan.torn.is_some_and(|t| t.offset == end);
+        if cut_short {
+            tracing::info!(call = %row.call_id, aside = %aside_name, "the last segment's write was cut short by the crash; its bytes are set aside");
+            row.state = "incomplete".into();
+            row.reason = Some("node_restart".into());
+        } else {
+            row.state = "damaged".into();
+            row.reason = Some(format!("node_restart; segment {} unreadable (set aside in {aside_name})", chain.entries.len()));
+        }
     } else {
         row.state = "incomplete".into();
         row.reason = Some("node_restart".into());
