@@ -32,6 +32,8 @@ pub const AUTH_FAILED: &str = "auth.failed";
 pub const MAX_DURATION: &str = "call.max_duration";
 pub const ADMIN_HANGUP: &str = "admin.hangup";
 pub const NODE_SHUTDOWN: &str = "node.shutdown";
+/// The transaction layer is at its limit (`sip.max_transactions`): a new call is answered 503.
+pub const OVERLOADED: &str = "sip.overloaded";
 /// The node died with the call up (`kill -9`, power): its record is the last snapshot of the
 /// live calls, written at the next start; `ended_at` is when that snapshot was taken.
 pub const NODE_RESTART: &str = "node.restart";

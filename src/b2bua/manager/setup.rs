@@ -46,7 +46,9 @@ impl CallManager {
     /// A call that never reached a callee: answered with `status`, recorded with `cause`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn fail_early(&mut self, now: Now, tx: ServerTxId, req: &Request, status: u16, reason: Option<&str>, cause: &'static str, decision: crate::dialplan::Decision, source: String, txl: &mut TransactionLayer) {
-        self.refuse(now, tx, req, status, reason, &[], txl);
+        // A 503 is a passing condition (no ports, overload): say when to come back (RFC 3261 §21.5.4).
+        let retry = [(HeaderName::RetryAfter, "5".to_owned())];
+        self.refuse(now, tx, req, status, reason, if status == 503 { &retry } else { &[] }, txl);
         let summary = crate::b2bua::call::CallSummary {
             id: format!("c{:012x}", self.random() >> 16),
             call_id_in: req.headers.call_id().unwrap_or("").to_owned(),
@@ -220,6 +222,12 @@ impl CallManager {
 
         let b_tx = match txl.send_request(now.instant, invite.clone(), peer) {
             Ok(t) => t,
+            Err(crate::sip::transaction::TxError::Overloaded { limit }) => {
+                tracing::warn!(limit, cause = cause::OVERLOADED, "transaction limit reached: new call refused");
+                env.media().close(media_id);
+                self.fail_early(now, tx, &req, 503, Some("Service Unavailable (overloaded)"), cause::OVERLOADED, decision, source, txl);
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "bug: the B leg INVITE was refused by the transaction layer");
                 env.media().close(media_id);

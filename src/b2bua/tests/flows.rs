@@ -185,6 +185,21 @@ fn ok_crossing_cancel_is_acked_then_byed() {
 }
 
 #[test]
+fn a_full_transaction_table_refuses_the_call_with_503_and_releases_its_media() {
+    let mut b = Bench::new();
+    // Room for the caller's INVITE transaction, none for the callee leg's.
+    b.node.txl.set_max_transactions(std::num::NonZeroUsize::new(1).unwrap());
+    b.deliver(CALLER, invite("95555", "call-o", OFFER));
+    let out = b.take_to(CALLER);
+    assert_eq!(statuses(&out), vec![100, 503]);
+    let Message::Response(r) = &out[1] else { panic!("a response") };
+    assert_eq!(r.headers.get(&HeaderName::RetryAfter), Some("5"));
+    assert!(b.take_to(CALLEE).is_empty(), "no callee leg");
+    assert_eq!((b.records.len(), b.records[0].cause), (1, "sip.overloaded"));
+    assert_eq!(b.env.media.closed.len(), 1, "media ports released");
+}
+
+#[test]
 fn callee_busy_passes_486_and_records_it() {
     let mut b = Bench::new();
     b.deliver(CALLER, invite("95555", "call-4", OFFER));
