@@ -22,10 +22,30 @@ thread_local! {
 /// Per-batch packet counts by result (in the order of `RESULTS`), added to the metrics once per
 /// batch rather than once per packet.
 #[derive(Default)]
-struct Tally([u64; 6]);
+struct Tally([u64; 6], Fork);
+
+/// Copies sent to / refused on the way to a SIPREC server in the batch.
+#[derive(Default)]
+struct Fork {
+    sent: u64,
+    failed: u64,
+}
 
 impl Tally {
+    fn fork(&mut self, outcome: Option<bool>) {
+        match outcome {
+            Some(true) => self.1.sent += 1,
+            Some(false) => self.1.failed += 1,
+            None => {}
+        }
+    }
+
     fn flush(&self, side: Side) {
+        if self.1.sent + self.1.failed > 0 {
+            let c = crate::media::fork::counters();
+            c.sent.inc_by(self.1.sent);
+            c.failed.inc_by(self.1.failed);
+        }
         let dir = match side {
             Side::A => 0,
             Side::B => 1,
@@ -99,7 +119,7 @@ fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xco
                     tap.offer(side as u8, now, scratch);
                 }
                 if let Some(fork) = shared.fork.get() {
-                    fork.send(side, scratch);
+                    tally.fork(fork.send(side, scratch));
                 }
             }
         }
@@ -117,7 +137,7 @@ fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xco
             tap.offer(side as u8, now, data);
         }
         if let (Some(fork), Channel::Rtp) = (shared.fork.get(), channel) {
-            fork.send(side, data);
+            tally.fork(fork.send(side, data));
         }
     }
 }

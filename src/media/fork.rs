@@ -17,12 +17,12 @@ use super::MediaError;
 /// refused by the OS (`send_failed`).
 pub const FORK_PACKETS: &str = "ncgw_siprec_fork_packets_total";
 
-struct Counters {
-    sent: IntCounter,
-    failed: IntCounter,
+pub(super) struct Counters {
+    pub(super) sent: IntCounter,
+    pub(super) failed: IntCounter,
 }
 
-fn counters() -> &'static Counters {
+pub(super) fn counters() -> &'static Counters {
     static C: OnceLock<Counters> = OnceLock::new();
     C.get_or_init(|| {
         let m = prometheus::IntCounterVec::new(prometheus::Opts::new(FORK_PACKETS, "RTP packets forked to SIPREC recording servers, by result"), &["result"])
@@ -76,17 +76,15 @@ impl Fork {
     }
 
     /// Sends a copy of an RTP packet `side` sent (RTCP multiplexed on the RTP port is not
-    /// forked); never waits.
-    pub fn send(&self, side: Side, data: &[u8]) {
+    /// forked); never waits. `Some(sent)` when a copy was attempted: the relay counts these per
+    /// batch into `ncgw_siprec_fork_packets_total`.
+    pub fn send(&self, side: Side, data: &[u8]) -> Option<bool> {
         let i = usize::from(side == Side::B);
-        let Some(to) = self.dest[i].get() else { return };
+        let to = self.dest[i].get()?;
         if self.stopped.load(Relaxed) || super::rtp::classify(data) != super::rtp::PacketKind::Rtp {
-            return;
+            return None;
         }
-        match self.sockets[i].send_to(data, to) {
-            Ok(_) => counters().sent.inc(),
-            Err(_) => counters().failed.inc(),
-        }
+        Some(self.sockets[i].send_to(data, to).is_ok())
     }
 }
 
@@ -144,6 +142,7 @@ mod tests {
         assert_eq!(engine.ports().in_use(), 8);
         engine.set_fork(info.id, [Some(srs1.local_addr().unwrap()), Some(srs2.local_addr().unwrap())]).unwrap();
         let wait = std::time::Duration::from_secs(5);
+        let sent_before = counters().sent.get();
         let mut buf = [0u8; 512];
         for seq in 0..5u16 {
             pa.send_to(&crate::media::testpkt::rtp(8, seq, 160 * u32::from(seq), 0xaaaa, false, &[1; 160]), info.a.rtp).await.unwrap();
@@ -154,6 +153,14 @@ mod tests {
                 assert_eq!((src, p.ssrc(), p.sequence()), (from, ssrc, seq));
             }
         }
+        // Counted per receive batch, right after the batch's sends (the counter is process-wide:
+        // at least these ten).
+        let counted = tokio::time::timeout(wait, async {
+            while counters().sent.get() < sent_before + 10 {
+                tokio::task::yield_now().await;
+            }
+        });
+        counted.await.expect("the ten copies are counted");
         engine.close(info.id).unwrap();
         assert_eq!(engine.ports().in_use(), 0);
     }

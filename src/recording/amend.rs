@@ -39,8 +39,8 @@ fn io(path: &Path, e: std::io::Error) -> RecordingError {
     RecordingError::Io { path: path.display().to_string(), source: e }
 }
 
-fn not_closed(path: &Path, why: &str) -> RecordingError {
-    io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned()))
+fn not_closed(path: &Path, why: &'static str) -> RecordingError {
+    RecordingError::NotClosed { path: path.display().to_string(), why }
 }
 
 /// SHA-256 of the (first) manifest record's payload.

@@ -68,10 +68,12 @@ fn an_open_or_damaged_recording_is_not_amended() {
     let file = records::RecordingFile::create(&path).unwrap();
     file.sync().unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
-    assert!(amend_tags(&path, CALL, &tags(&[("k", "v")]), "x", 0, &key, None).is_err(), "no manifest yet");
+    let e = amend_tags(&path, CALL, &tags(&[("k", "v")]), "x", 0, &key, None).unwrap_err();
+    assert_eq!(e.cause_code(), "recording.not_closed", "no manifest yet: {e}");
     let f = recording(1);
     let mut b = std::fs::read(&f.path).unwrap();
     b.truncate(b.len() - 3);
     std::fs::write(&f.path, b).unwrap();
-    assert!(amend_tags(&f.path, CALL, &tags(&[("k", "v")]), "x", 0, &f.signing, None).is_err(), "torn");
+    let e = amend_tags(&f.path, CALL, &tags(&[("k", "v")]), "x", 0, &f.signing, None).unwrap_err();
+    assert_eq!(e.cause_code(), "recording.not_closed", "torn: {e}");
 }

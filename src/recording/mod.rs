@@ -107,6 +107,9 @@ pub enum RecordingError {
     /// No recording with this call id.
     #[error("no recording for call {0}")]
     NotFound(String),
+    /// The recording cannot take an amendment: not closed yet, or its file is damaged.
+    #[error("{path}: {why}")]
+    NotClosed { path: String, why: &'static str },
 }
 
 impl RecordingError {
@@ -117,6 +120,7 @@ impl RecordingError {
             RecordingError::Io { .. } => "recording.io",
             RecordingError::Index(_) => "recording.index",
             RecordingError::NotFound(_) => "recording.not_found",
+            RecordingError::NotClosed { .. } => "recording.not_closed",
         }
     }
 }

@@ -262,7 +262,7 @@ impl Core {
                     let n = now();
                     let records: Vec<_> = self.node.calls.live_summaries(n.unix_ms).iter().map(super::records::cdr_of).collect();
                     // The write runs on the blocking pool; the next tick skips while it does.
-                    let _ = self.live.snapshot(&records);
+                    let _ = self.live.snapshot(records);
                 }
                 _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
                     if hung_up || self.node.calls.active() == 0 {

@@ -35,22 +35,23 @@ impl LiveCalls {
     /// Writes `records` as the current snapshot on the blocking pool (the handle of that write,
     /// or `None` when skipped: while the previous one is still being written, and when nothing
     /// changed from an empty snapshot).
-    pub fn snapshot(&mut self, records: &[CdrRecord]) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn snapshot(&mut self, records: Vec<CdrRecord>) -> Option<tokio::task::JoinHandle<()>> {
         if records.is_empty() && !self.on_disk {
             return None;
         }
         if self.writing.swap(true, Ordering::AcqRel) {
             return None;
         }
-        let mut bytes = Vec::with_capacity(records.len() * 512);
-        for r in records {
-            if serde_json::to_writer(&mut bytes, r).is_ok() {
-                bytes.push(b'\n');
-            }
-        }
         self.on_disk = !records.is_empty();
         let (path, writing) = (self.path.clone(), self.writing.clone());
+        // Serialised on the blocking pool too: the core only collects the records.
         Some(tokio::task::spawn_blocking(move || {
+            let mut bytes = Vec::with_capacity(records.len() * 512);
+            for r in &records {
+                if serde_json::to_writer(&mut bytes, r).is_ok() {
+                    bytes.push(b'\n');
+                }
+            }
             if let Err(e) = write(&path, &bytes) {
                 tracing::warn!(cause = "cdr.live_snapshot", path = %path.display(), error = %e, "live calls not snapshotted: a crash now would lose their records");
             }
@@ -126,8 +127,8 @@ mod tests {
         let storage = Storage::open(dir.path()).await.unwrap();
         storage.insert_cdrs(&[record("c1", "normal")]).await.unwrap();
         let mut live = LiveCalls::new(dir.path());
-        let written = live.snapshot(&[record("c1", "node.restart"), record("c2", "node.restart")]).expect("a write");
-        assert!(live.snapshot(&[]).is_none(), "one write at a time");
+        let written = live.snapshot(vec![record("c1", "node.restart"), record("c2", "node.restart")]).expect("a write");
+        assert!(live.snapshot(Vec::new()).is_none(), "one write at a time");
         written.await.unwrap();
         let file = path_in(dir.path());
         assert!(file.exists());

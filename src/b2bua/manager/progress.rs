@@ -322,7 +322,7 @@ impl CallManager {
 
     /// Per side, the SDP whose payload types that side sends, with the relayed m-line: the one we
     /// gave the caller, the callee's own.
-    fn sending_sdp(call: &Call) -> [Option<(&SessionDescription, usize)>; 2] {
+    pub(super) fn sending_sdp(call: &Call) -> [Option<(&SessionDescription, usize)>; 2] {
         let relay = call.relay;
         [call.a.local_sdp.as_ref().zip(relay), call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()).zip(relay)]
     }

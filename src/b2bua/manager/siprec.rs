@@ -111,7 +111,7 @@ impl CallManager {
             self.siprec_failed(&label, None, "the server URI cannot be reached (IP literal needed)");
             return;
         };
-        let streams = [Self::stream_format(call, crate::b2bua::Side::A), Self::stream_format(call, crate::b2bua::Side::B)];
+        let streams = Self::stream_formats(call);
         let (caller, callee) = (call.decision.caller.clone(), agent.unwrap_or(&call.decision.called).to_owned());
         let local_sip = env.local_sip_addr(&peer);
         let local = match env.media().open_fork(media) {
@@ -159,13 +159,10 @@ impl CallManager {
         self.siprec.track(rs, tx);
     }
 
-    /// The formats one side sends, from its SDP; G.711 A-law when the call has none we know.
-    fn stream_format(call: &crate::b2bua::call::Call, side: crate::b2bua::Side) -> meta::StreamFormat {
-        let sdp = match side {
-            crate::b2bua::Side::A => call.a.local_sdp.as_ref(),
-            crate::b2bua::Side::B => call.b.as_ref().and_then(|b| b.remote_sdp.as_ref()),
-        };
-        call.relay.and_then(|i| sdp?.media.get(i)).filter(|m| !m.formats.is_empty()).map_or_else(meta::StreamFormat::fallback, meta::StreamFormat::of)
+    /// The formats each side sends (its relayed m-line, as the recorder reads it too); G.711
+    /// A-law for a side with none we know.
+    fn stream_formats(call: &crate::b2bua::call::Call) -> [meta::StreamFormat; 2] {
+        Self::sending_sdp(call).map(|s| s.and_then(|(sdp, i)| sdp.media.get(i)).filter(|m| !m.formats.is_empty()).map_or_else(meta::StreamFormat::fallback, meta::StreamFormat::of))
     }
 
     fn siprec_failed(&mut self, call: &str, status: Option<u16>, why: &str) {
