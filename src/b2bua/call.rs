@@ -134,6 +134,13 @@ pub struct Call {
     pub pending: Option<Relayed>,
     /// Open transactions of this call; it is forgotten when this reaches zero after it ended.
     pub open_txs: usize,
+    /// Which those are (the manager's transaction indexes are cleaned up through these, not by
+    /// scanning them: at a thousand calls a second they hold tens of thousands of entries).
+    pub client_txs: Vec<crate::sip::transaction::ClientTxId>,
+    pub server_txs: Vec<crate::sip::transaction::ServerTxId>,
+    /// The manager's timers scheduled for this call (removed with it: a 4-hour duration limit
+    /// must not outlive a 1-second call in the timer wheel).
+    pub timer_keys: Vec<(std::time::Instant, u64)>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -185,6 +192,9 @@ impl Call {
             code_out: None,
             pending: None,
             open_txs: 0,
+            client_txs: Vec::new(),
+            server_txs: Vec::new(),
+            timer_keys: Vec::new(),
         }
     }
 

@@ -194,6 +194,9 @@ impl CallManager {
     pub(super) fn schedule(&mut self, at: Instant, key: u64, kind: TimerKind) {
         self.timer_seq += 1;
         self.timers.insert((at, self.timer_seq), (key, kind));
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.timer_keys.push((at, self.timer_seq));
+        }
     }
 
     /// Fires due timers. Stale timers (their call moved on) are skipped.
@@ -203,6 +206,9 @@ impl CallManager {
                 break;
             }
             self.timers.remove(&(at, seq));
+            if let Some(c) = self.calls.get_mut(&key) {
+                c.timer_keys.retain(|k| *k != (at, seq));
+            }
             match kind {
                 TimerKind::Retransmit2xx(side) => self.retransmit_2xx(now, key, side, txl, env),
                 TimerKind::NoAnswer => self.no_answer(now, key, txl, env),
@@ -232,6 +238,10 @@ impl CallManager {
         };
         let Some(key) = key else { return };
         if let Some(call) = self.calls.get_mut(&key) {
+            match tx {
+                TxId::Client(c) => call.client_txs.retain(|t| *t != c),
+                TxId::Server(s) => call.server_txs.retain(|t| *t != s),
+            }
             call.open_txs = call.open_txs.saturating_sub(1);
             if call.is_ended() && call.open_txs == 0 {
                 self.forget(key);
@@ -241,6 +251,19 @@ impl CallManager {
 
     pub(super) fn forget(&mut self, key: u64) {
         if let Some(call) = self.calls.remove(&key) {
+            for k in &call.timer_keys {
+                self.timers.remove(k);
+            }
+            for tx in &call.client_txs {
+                if self.by_client_tx.get(tx).is_some_and(|v| v.0 == key) {
+                    self.by_client_tx.remove(tx);
+                }
+            }
+            for tx in &call.server_txs {
+                if self.by_server_tx.get(tx).is_some_and(|v| v.0 == key) {
+                    self.by_server_tx.remove(tx);
+                }
+            }
             for leg in [Some(&call.a), call.b.as_ref()].into_iter().flatten() {
                 if let Some(d) = &leg.dialog {
                     self.by_dialog.remove(&d.id());
@@ -251,14 +274,15 @@ impl CallManager {
             }
         }
         self.queued.remove(&key);
-        self.by_client_tx.retain(|_, v| v.0 != key);
-        self.by_server_tx.retain(|_, v| v.0 != key);
     }
 
     pub(super) fn track_client(&mut self, key: u64, tx: ClientTxId, side: Side, purpose: Purpose) {
-        self.by_client_tx.insert(tx, (key, side, purpose));
+        let fresh = self.by_client_tx.insert(tx, (key, side, purpose)).is_none();
         if let Some(c) = self.calls.get_mut(&key) {
             c.open_txs += 1;
+            if fresh {
+                c.client_txs.push(tx);
+            }
         }
     }
 
@@ -266,6 +290,7 @@ impl CallManager {
         if self.by_server_tx.insert(tx, (key, side, purpose)).is_none() {
             if let Some(c) = self.calls.get_mut(&key) {
                 c.open_txs += 1;
+                c.server_txs.push(tx);
             }
         }
     }

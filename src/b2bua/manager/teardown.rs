@@ -30,7 +30,8 @@ impl CallManager {
         }
         let answered = matches!(before, CallState::Answered | CallState::Confirmed);
         self.answer_pending_offer(now, key, 487, txl);
-        let relayed: Vec<_> = self.by_client_tx.values().filter(|v| v.0 == key).filter_map(|v| if let Purpose::Relay(s) = v.2 { Some(s) } else { None }).collect();
+        let txs = self.calls.get(&key).map(|c| c.client_txs.clone()).unwrap_or_default();
+        let relayed: Vec<_> = txs.iter().filter_map(|t| self.by_client_tx.get(t)).filter(|v| v.0 == key).filter_map(|v| if let Purpose::Relay(s) = v.2 { Some(s) } else { None }).collect();
         for s in relayed {
             self.answer_relayed(now, s, 481, txl);
         }
