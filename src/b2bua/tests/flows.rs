@@ -119,6 +119,7 @@ fn caller_hangs_up() {
     assert_eq!(r.media.iter().map(|l| l.codec.as_deref()).collect::<Vec<_>>(), vec![Some("PCMU/8000"), Some("PCMU/8000")], "each leg's codec");
     c.bench.advance(Duration::from_secs(40));
     assert_eq!(c.bench.node.calls.held(), 0, "the call is forgotten once its transactions end");
+    assert_eq!(c.bench.node.calls.poll_timeout(), None, "and its timers (the 4-hour duration limit) with it");
 }
 
 #[test]
