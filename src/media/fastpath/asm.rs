@@ -77,6 +77,7 @@ pub enum Cond {
     Set = 0x40,
     Ne = 0x50,
     Lt = 0xa0,
+    Le = 0xb0,
 }
 
 /// One encoded 8-byte instruction.

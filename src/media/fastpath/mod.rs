@@ -26,6 +26,8 @@ mod program;
 mod sys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_routed;
 
 use std::ffi::CStr;
 use std::io;

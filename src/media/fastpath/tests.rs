@@ -149,6 +149,35 @@ fn everything_but_the_offloaded_stream_goes_to_userspace() {
     assert_eq!(recv(&l.b).0, p);
 }
 
+/// A sender using UDP GSO (UDP_SEGMENT) hands loopback one skb for several datagrams; the program
+/// must leave such super-packets to the stack (it would count one packet and rewrite only the
+/// first header's view of them).
+#[test]
+fn gso_super_packets_go_to_userspace() {
+    let Some(fp) = open() else { return };
+    let l = Legs::new();
+    fp.install(v4(&l.x), &l.rule()).unwrap();
+    let seg: libc::c_int = 172;
+    // SAFETY: a valid socket fd and a c_int option value (UDP_SEGMENT = 103, Linux 4.18+).
+    let r = unsafe {
+        libc::setsockopt(
+            l.a.as_raw_fd(),
+            libc::SOL_UDP,
+            103,
+            &seg as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "UDP_SEGMENT: {}", std::io::Error::last_os_error());
+    let mut two = rtp(0, 10, 10, SSRC, &[1; 160]);
+    two.extend_from_slice(&rtp(0, 11, 11, SSRC, &[2; 160]));
+    l.a.send_to(&two, v4(&l.x)).unwrap();
+    assert_eq!(recv(&l.x).0, two[..172]);
+    assert_eq!(recv(&l.x).0, two[172..]);
+    assert_eq!(fp.read(v4(&l.x)).unwrap().unwrap().packets, 0);
+    assert_empty(&l.b);
+}
+
 /// Raises the receive buffer past rmem_max (root: SO_RCVBUFFORCE) so a burst is not dropped.
 fn big_rcvbuf(s: &UdpSocket) {
     let size: libc::c_int = 8 << 20;
