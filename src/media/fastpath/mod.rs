@@ -56,6 +56,10 @@ pub enum FastPathError {
     /// The rule map holds `max_entries` rules already.
     #[error("the fast-path rule map is full")]
     Full,
+    /// A caller bug: an address of the rule (or the local socket) is unspecified or has port 0;
+    /// packets never arrive at 0.0.0.0 and must not leave from it.
+    #[error("fast-path rule for {local}: {what} is not a concrete address")]
+    InvalidRule { local: SocketAddrV4, what: &'static str },
 }
 
 /// One offloaded direction of a relayed RTP stream, keyed by OUR local socket the peer sends to.
@@ -134,7 +138,14 @@ impl FastPath {
     }
 
     /// Installs (or replaces) the rule for `local`; its counters start at 0.
+    /// Every address must be concrete (a socket bound to 0.0.0.0 is named by the address its
+    /// peer uses, the one in our SDP).
     pub fn install(&self, local: SocketAddrV4, rule: &Rule) -> Result<(), FastPathError> {
+        for (what, addr) in [("local", local), ("from", rule.from), ("via", rule.via), ("to", rule.to)] {
+            if addr.ip().is_unspecified() || addr.port() == 0 {
+                return Err(FastPathError::InvalidRule { local, what });
+            }
+        }
         let value = encode(rule);
         sys::map_update(&self.map, &key(local), &value).map_err(|e| match e.raw_os_error() {
             Some(libc::E2BIG) | Some(libc::ENOMEM) => FastPathError::Full,

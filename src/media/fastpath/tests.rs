@@ -90,6 +90,8 @@ fn forwards_rtp_from_the_latched_peer_counts_it_and_stops_on_remove() {
     let l = Legs::new();
     fp.install(v4(&l.x), &l.rule()).unwrap();
     assert_eq!(fp.read(v4(&l.x)).unwrap(), Some(Default::default()));
+    let unbound = Rule { via: "0.0.0.0:4000".parse().unwrap(), ..l.rule() };
+    assert!(matches!(fp.install(v4(&l.x), &unbound), Err(FastPathError::InvalidRule { what: "via", .. })));
     let before = FastPath::now_ns();
 
     let payload: Vec<u8> = (0..160u32).map(|i| (i * 7) as u8).collect();
@@ -324,4 +326,29 @@ fn udp_checksums_stay_valid_across_the_rewrite() {
     assert_eq!(recv(&l.b).0, zero, "a zero checksum stays zero");
     assert_eq!(fp.read(v4(&l.x)).unwrap().unwrap().packets, 3, "all three went through the program");
     assert_empty(&l.x);
+}
+
+/// Several ncgw processes each attach their own program to lo: a packet no rule of the first one
+/// matches reaches the second. A map of one rule refuses a second one with Full.
+#[test]
+fn two_fast_paths_on_one_interface_and_a_full_map() {
+    let Some(first) = open() else { return };
+    let second = match FastPath::open(IpAddr::V4(Ipv4Addr::LOCALHOST), 1) {
+        Ok(fp) => fp,
+        Err(e) => panic!("the second attach failed where the first worked: {e}"),
+    };
+    let (l, m) = (Legs::new(), Legs::new());
+    first.install(v4(&l.x), &l.rule()).unwrap();
+    second.install(v4(&m.x), &m.rule()).unwrap();
+    assert!(matches!(second.install(v4(&l.x), &l.rule()), Err(FastPathError::Full)));
+    // Replacing the one rule there is still fine.
+    second.install(v4(&m.x), &m.rule()).unwrap();
+    let p = rtp(0, 5, 5, SSRC, &[6; 30]);
+    l.a.send_to(&p, v4(&l.x)).unwrap();
+    m.a.send_to(&p, v4(&m.x)).unwrap();
+    assert_eq!(recv(&l.b).0, p);
+    assert_eq!(recv(&m.b).0, p);
+    assert_eq!(first.read(v4(&l.x)).unwrap().unwrap().packets, 1);
+    assert_eq!(second.read(v4(&m.x)).unwrap().unwrap().packets, 1);
+    assert_eq!(first.read(v4(&m.x)).unwrap(), None);
 }
