@@ -6,10 +6,11 @@
 //! options or fragments, RTP version 2 that is not RTCP-mux, from exactly the latched peer and with
 //! the rule's SSRC; it rewrites source to `via` and destination to `to` (IPv4 and UDP checksums
 //! fixed with the kernel's csum helpers, so CHECKSUM_PARTIAL skbs from loopback and
-//! CHECKSUM_COMPLETE/NONE skbs from a NIC both come out right), counts the packet and redirects it:
-//! into the ingress of the same interface when `to` is loopback, else out of the interface and to
-//! the MAC that `bpf_fib_lookup` names. Anything else, and any FIB answer but success, continues
-//! unchanged (TCX_NEXT) to the socket, where the userspace relay handles it as before.
+//! CHECKSUM_COMPLETE/NONE skbs from a NIC both come out right) and counts the packet. When `to` is
+//! loopback (and the packet came in on lo) it then simply continues up the stack to the socket now
+//! named in its header; otherwise it is redirected out of the interface and to the MAC that
+//! `bpf_fib_lookup` names. Anything else, and any FIB answer but success, continues unchanged
+//! (TCX_NEXT) to our socket, where the userspace relay handles it as before.
 //!
 //! No clang is available, so the program is assembled in Rust (`asm.rs`, `program.rs`) and loaded
 //! with the raw bpf(2) syscall (`sys.rs`); aya and libbpf both need an ELF object from clang or a
@@ -19,7 +20,8 @@
 //! Notes for the caller: packets already queued in the local socket when a rule is installed are
 //! still read by userspace; the routed path needs IPv4 forwarding enabled on the ingress interface
 //! (`net.ipv4.conf.<if>.forwarding=1`), otherwise the FIB lookup answers "forwarding disabled" and
-//! every packet goes to userspace (counters stay at 0).
+//! every packet goes to userspace (counters stay at 0); `FastPath::forwarding_disabled` names such
+//! interfaces for the start-up log.
 
 mod asm;
 mod program;
@@ -181,6 +183,22 @@ impl FastPath {
     /// Where it is attached, for the start-up log.
     pub fn interfaces(&self) -> &[String] {
         &self.interfaces
+    }
+
+    /// The attached interfaces (other than lo) with IPv4 forwarding off, for the start-up log:
+    /// there the FIB lookup answers "forwarding disabled" and routed streams stay in userspace.
+    /// Fix: `sysctl net.ipv4.conf.<if>.forwarding=1`. (Loopback destinations need no forwarding.)
+    pub fn forwarding_disabled(&self) -> Vec<String> {
+        self.interfaces
+            .iter()
+            .filter(|name| name.as_str() != "lo")
+            .filter(|name| {
+                std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/forwarding"))
+                    .map(|v| v.trim() != "1")
+                    .unwrap_or(true)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Monotonic now in the clock of `Counters::last_ns` (clock_gettime(CLOCK_MONOTONIC)).

@@ -134,12 +134,14 @@ fn routed_rtp_leaves_by_the_fib_interface_with_the_neighbour_mac() {
 
     // Forwarding off on A's interface: the FIB says FWD_DISABLED, the packet reaches X untouched.
     t.forwarding(false);
+    assert_eq!(fp.forwarding_disabled(), std::slice::from_ref(&t.h1));
     a.send_to(&pkt(1), v4(&x)).unwrap();
     assert_eq!(recv(&x), (pkt(1), SocketAddr::V4(v4(&a))));
     assert_eq!(fp.read(v4(&x)).unwrap().unwrap().packets, 0);
 
     // Forwarding on: out of h2 to B's MAC, from Y.
     t.forwarding(true);
+    assert!(fp.forwarding_disabled().is_empty());
     a.send_to(&pkt(2), v4(&x)).unwrap();
     a.send_to(&pkt(3), v4(&x)).unwrap();
     assert_eq!(recv(&b), (pkt(2), SocketAddr::V4(v4(&y))));
