@@ -6,6 +6,7 @@
 //! channel of `SessionEvent`s.
 pub mod codec;
 pub mod engine;
+pub mod fastpath;
 pub mod fork;
 mod mmsg;
 pub mod player;
