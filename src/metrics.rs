@@ -13,6 +13,7 @@ pub const TRANSPORT_CONNECTIONS: &str = "ncgw_transport_connections";
 pub const TRANSPORT_CONNECTIONS_OPENED: &str = "ncgw_transport_connections_opened_total";
 pub const RTP_PACKETS: &str = "ncgw_rtp_packets_total";
 pub const RTP_PORTS_IN_USE: &str = "ncgw_rtp_ports_in_use";
+pub const RTP_KERNEL_FORWARDED: &str = "ncgw_rtp_kernel_forwarded_total";
 pub const CALLS_ACTIVE: &str = "ncgw_calls_active";
 pub const CALLS_ENDED: &str = "ncgw_calls_total";
 pub const CALL_SETUP_SECONDS: &str = "ncgw_call_setup_seconds";
@@ -39,6 +40,8 @@ pub struct Metrics {
     /// direction (a_to_b|b_to_a), result (relayed, dropped_foreign, dropped_malformed,
     /// dropped_not_latched, dropped_no_destination, send_failed).
     pub rtp_packets: IntCounterVec,
+    /// direction: the part of `rtp_packets{result="relayed"}` the kernel fast path forwarded.
+    pub rtp_kernel_forwarded: IntCounterVec,
     /// RTP and RTCP ports held by media sessions (two per leg).
     pub rtp_ports_in_use: IntGauge,
     /// Calls not yet ended.
@@ -104,6 +107,7 @@ impl Metrics {
         registry.register(Box::new(sip_retransmissions.clone())).expect("metric registered once");
         let up = gauge("ncgw_up", "1 while the node accepts new work, 0 while draining");
         let rtp_packets = counter_vec(RTP_PACKETS, "RTP and RTCP datagrams received by the media relay, by direction and result", &["direction", "result"]);
+        let rtp_kernel_forwarded = counter_vec(RTP_KERNEL_FORWARDED, "RTP packets the kernel fast path forwarded for the relay (also counted as relayed in ncgw_rtp_packets_total)", &["direction"]);
         let rtp_ports_in_use = gauge(RTP_PORTS_IN_USE, "RTP and RTCP ports held by media sessions");
         let calls_active = gauge(CALLS_ACTIVE, "Calls not yet ended");
         let calls_ended = counter_vec(CALLS_ENDED, "Ended calls by stable cause code", &["cause"]);
@@ -127,6 +131,7 @@ impl Metrics {
             transport_connections_opened,
             up,
             rtp_packets,
+            rtp_kernel_forwarded,
             rtp_ports_in_use,
             calls_active,
             calls_ended,

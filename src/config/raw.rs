@@ -56,6 +56,7 @@ pub struct RawMedia {
     pub rtp_ports: Option<Spanned<String>>,
     pub timeout_s: Option<Spanned<u64>>,
     pub bind: Option<Spanned<String>>,
+    pub kernel_fast_path: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -42,6 +42,9 @@ pub struct Settings {
     pub media_bind: std::net::IpAddr,
     /// No RTP from a side for this long ends the call (`media.timeout`).
     pub media_timeout: Duration,
+    /// `[media] kernel_fast_path`: let the kernel forward the steady RTP of plain relayed calls
+    /// (on by default; without the privilege the relay forwards everything itself).
+    pub kernel_fast_path: bool,
     /// How long a callee may ring.
     pub no_answer: Duration,
     pub max_call_duration: Duration,
@@ -293,6 +296,7 @@ impl Settings {
             rtp_ports: rtp_ports.expect("an invalid range was reported as an error above"),
             media_bind,
             media_timeout,
+            kernel_fast_path: raw.media.kernel_fast_path.as_ref().is_none_or(|e| *e.get_ref()),
             no_answer,
             max_call_duration,
             data_dir,

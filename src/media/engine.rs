@@ -86,6 +86,9 @@ pub struct SessionStats {
     pub b: LegStats,
     /// Relayed datagrams the OS refused to send (socket buffer full, unreachable).
     pub send_failed: u64,
+    /// Of the packets relayed from side A and from side B, those the kernel fast path forwarded
+    /// (included in the legs' counters).
+    pub kernel_forwarded: [u64; 2],
 }
 
 struct Shared {
@@ -107,12 +110,26 @@ struct Shared {
     tap: OnceLock<Arc<crate::recording::Tap>>,
     /// The external recorder's (SIPREC) fork, opened once when the call is answered.
     fork: OnceLock<super::fork::Fork>,
+    /// Which directions the kernel fast path forwards (`engine_offload`).
+    offload: offload::SessionOffload,
 }
 
 impl Shared {
     fn bridge(&self) -> MutexGuard<'_, Bridge> {
         // The bridge has no invariant spanning a panic point worth refusing service for.
         self.bridge.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes any offloaded direction back into the relay before the core changes the session.
+    fn take_back(&self) {
+        if self.offload.is_active(Side::A) || self.offload.is_active(Side::B) {
+            self.offload.take_back_all(&mut self.bridge(), false);
+        }
+    }
+
+    /// Nothing but the relay needs the packets arriving on `side`: they may go by the kernel.
+    fn may_offload(&self, side: Side) -> bool {
+        self.tap.get().is_none() && self.fork.get().is_none() && !self.transcoding.load(Relaxed) && !self.players.playing(side.other())
     }
 
     /// The pending plan, for the task numbered `owner` only (the owner moves before a plan is
@@ -148,6 +165,8 @@ pub struct MediaEngine {
     next_id: u64,
     events_tx: mpsc::Sender<SessionEvent>,
     events_rx: Option<mpsc::Receiver<SessionEvent>>,
+    /// The kernel fast path, when enabled and the kernel allows it (`enable_fast_path`).
+    fast: Option<Arc<super::fastpath::FastPath>>,
 }
 
 impl MediaEngine {
@@ -162,7 +181,29 @@ impl MediaEngine {
             next_id: 1,
             events_tx,
             events_rx: Some(events_rx),
+            fast: None,
         })
+    }
+
+    /// Lets the kernel forward the steady RTP of plain relayed calls (`media::fastpath`); on an
+    /// error (no privilege, old kernel) every packet keeps going through the relay. Returns the
+    /// interfaces it attached to.
+    pub fn enable_fast_path(&mut self) -> Result<Vec<String>, super::fastpath::FastPathError> {
+        // Two rules per session; a session holds two pairs of the range.
+        let rules = u32::try_from(self.ports.capacity()).unwrap_or(u32::MAX).max(32);
+        let fast = super::fastpath::FastPath::open(self.bind_ip, rules)?;
+        let names = fast.interfaces().to_vec();
+        let off = fast.forwarding_disabled();
+        if !off.is_empty() {
+            tracing::warn!(interfaces = ?off, "IPv4 forwarding is off on these interfaces: the kernel fast path cannot route between them (net.ipv4.conf.<if>.forwarding=1); their RTP stays in the relay");
+        }
+        self.fast = Some(Arc::new(fast));
+        Ok(names)
+    }
+
+    /// The kernel fast path is in use.
+    pub fn fast_path_enabled(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// The receiving end of the event channel; `Some` once.
@@ -204,6 +245,7 @@ impl MediaEngine {
             players: Default::default(),
             tap: OnceLock::new(),
             fork: OnceLock::new(),
+            offload: offload::SessionOffload::new(self.fast.clone(), a_addrs, b_addrs),
         });
         let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
         let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
@@ -215,6 +257,7 @@ impl MediaEngine {
     /// Applies one side's SDP (peer addresses, clock rate, hold).
     pub fn set_remote(&mut self, session: SessionId, side: Side, remote: Remote) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.take_back();
         s.shared.bridge().set_remote(now(), side, remote);
         s.shared.wake.notify_one();
         Ok(())
@@ -224,6 +267,7 @@ impl MediaEngine {
     #[allow(clippy::too_many_arguments)]
     pub fn play(&mut self, session: SessionId, side: Side, pt: u8, law: super::player::Law, clips: Vec<super::player::Clip>, then: Option<super::player::Clip>, seed: u64) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.take_back();
         s.shared.players.play(now(), side, pt, law, clips, then, seed);
         s.shared.wake.notify_one();
         Ok(())
@@ -233,6 +277,7 @@ impl MediaEngine {
     /// task moves to the transcoding runtime), `Copy` or `None` relays packets untouched.
     pub fn set_codecs(&mut self, session: SessionId, plan: Option<MediaPlan>) -> Result<(), MediaError> {
         let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.take_back();
         let transcode = matches!(plan, Some(MediaPlan::Transcode { .. }));
         if transcode && !s.moved {
             if let Some(rt) = transcoding_runtime() {
@@ -259,7 +304,9 @@ impl MediaEngine {
     /// Forks the session's accepted RTP to a recorder from now on; `false` if it already had one.
     pub fn set_tap(&mut self, session: SessionId, tap: Arc<crate::recording::Tap>) -> Result<bool, MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
-        Ok(s.shared.tap.set(tap).is_ok())
+        let set = s.shared.tap.set(tap).is_ok();
+        s.shared.take_back();
+        Ok(set)
     }
 
     /// The session's recording tap, when it is recorded.
@@ -277,6 +324,7 @@ impl MediaEngine {
         let (fork, leases) = super::fork::Fork::open(&self.ports, self.bind_ip)?;
         let local = fork.local();
         let _ = s.shared.fork.set(fork);
+        s.shared.take_back();
         s._fork_leases = Some(leases);
         Ok(local)
     }
@@ -293,6 +341,7 @@ impl MediaEngine {
     /// A snapshot of the session's statistics.
     pub fn stats(&self, session: SessionId) -> Result<SessionStats, MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
+        s.shared.offload.sync(&mut s.shared.bridge());
         Ok(snapshot(s))
     }
 
@@ -302,6 +351,9 @@ impl MediaEngine {
     pub fn close(&mut self, session: SessionId) -> Result<SessionStats, MediaError> {
         let s = self.sessions.remove(&session).ok_or(MediaError::UnknownSession(session))?;
         s.task.abort();
+        // Before the ports go back to the allocator: a rule left behind would take the packets
+        // of the next call on these ports.
+        s.shared.offload.take_back_all(&mut s.shared.bridge(), true);
         let stats = snapshot(&s);
         tracing::debug!(session = %session, label = %s.label, "media session closed");
         Ok(stats)
@@ -324,7 +376,7 @@ fn snapshot(s: &Session) -> SessionStats {
         (a.packets_out, a.bytes_out) = (sent[0][0].load(Relaxed), sent[0][1].load(Relaxed));
         (bs.packets_out, bs.bytes_out) = (sent[1][0].load(Relaxed), sent[1][1].load(Relaxed));
     }
-    SessionStats { label: s.label.clone(), a, b: bs, send_failed: s.shared.send_failed.load(Relaxed) }
+    SessionStats { label: s.label.clone(), a, b: bs, send_failed: s.shared.send_failed.load(Relaxed), kernel_forwarded: s.shared.offload.forwarded() }
 }
 
 fn register(pair: PortPair) -> Result<(UdpSocket, UdpSocket, PortLease, LegAddrs), MediaError> {
@@ -429,7 +481,7 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
         }
         apply_plan(id, owner, &shared, &mut xcode);
         let next = shared.bridge().poll_timeout();
-        let next = [next, xcode.as_ref().and_then(Transcoding::poll_timeout)].into_iter().flatten().min();
+        let next = [next, xcode.as_ref().and_then(Transcoding::poll_timeout), shared.offload.next_sync()].into_iter().flatten().min();
         if let Some(n) = next {
             if armed.is_none_or(|a| n < a) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(n));
@@ -451,6 +503,8 @@ async fn run(id: SessionId, owner: u64, shared: Arc<Shared>, sockets: Arc<Socket
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
                 sleep.as_mut().reset(far);
+                // The kernel's packets count for the deadlines (and the live statistics).
+                shared.offload.sync(&mut shared.bridge());
                 fire_timeouts(id, &shared, &events);
                 if let Some(x) = xcode.as_mut() {
                     send_transcoded(&shared, &sockets, x, &mut scratch);
@@ -482,6 +536,9 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
     }
 }
 
+#[path = "engine_offload.rs"]
+mod offload;
+
 #[path = "engine_relay.rs"]
 mod relay_path;
 use relay_path::drain;
@@ -493,3 +550,7 @@ use xcode::{apply_plan, send_transcoded, transcoding_runtime};
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_offload_tests.rs"]
+mod offload_tests;

@@ -90,6 +90,9 @@ fn drain_into(batch: &mut RecvBatch, shared: &Shared, sockets: &Sockets, side: S
         }
     }
     tally.flush(side);
+    if xcode.is_none() && channel == Channel::Rtp && shared.offload.wants(side) && shared.may_offload(side) {
+        shared.offload.try_offload(&shared.bridge(), side);
+    }
 }
 
 /// Where a received datagram came from, and when.
@@ -125,7 +128,18 @@ fn relay_one(shared: &Shared, sockets: &Sockets, p: Packet, data: &mut [u8], xco
         }
         return;
     }
-    let verdict = shared.bridge().handle_packet(now, side, channel, from, data);
+    let verdict = {
+        let mut bridge = shared.bridge();
+        if channel == Channel::Rtp && shared.offload.is_active(side) {
+            // Rare: the kernel forwards this direction's steady stream, so this is another
+            // source, another SSRC, RTCP, or a packet queued before the rule went in.
+            let ssrc = (crate::media::rtp::classify(data) == crate::media::rtp::PacketKind::Rtp)
+                .then(|| data.get(8..12).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+                .flatten();
+            shared.offload.before_userspace(&mut bridge, side, from, ssrc);
+        }
+        bridge.handle_packet(now, side, channel, from, data)
+    };
     tally.0[result_index(verdict)] += 1;
     if let Verdict::Forward { to, via } = verdict {
         if sockets.get(side.other(), via).try_send_to(data, to).is_err() {

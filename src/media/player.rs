@@ -162,6 +162,11 @@ impl Slots {
         }
     }
 
+    /// Prompts are being played toward `side` (its outgoing stream is ours, not the other side's).
+    pub fn playing(&self, side: Side) -> bool {
+        self.lock()[index(side)].as_ref().is_some_and(|p| p.poll_timeout().is_some())
+    }
+
     /// The earliest packet due on either side.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.lock().iter().flatten().filter_map(Player::poll_timeout).min()

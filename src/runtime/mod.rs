@@ -122,6 +122,12 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, StartError> {
     let prompts = std::sync::Arc::new(core::acd_calls::PromptLibrary::load(&prompts_dir));
     let relay = crate::media::relay::RelayConfig { rtp_timeout: settings.media_timeout, ..Default::default() };
     let mut engine = crate::media::engine::MediaEngine::new(settings.rtp_ports.clone(), settings.media_bind, relay).map_err(|e| StartError::Media(e.to_string()))?;
+    if settings.kernel_fast_path {
+        match engine.enable_fast_path() {
+            Ok(interfaces) => tracing::info!(?interfaces, "kernel fast path on: the steady RTP of plain relayed calls is forwarded by the kernel (tcx/eBPF)"),
+            Err(e) => tracing::info!(error = %e, "kernel fast path not available; the relay forwards every packet itself"),
+        }
+    }
     let media_events = engine.take_events().ok_or_else(|| StartError::Media("event channel already taken".into()))?;
     let mut secret = [0u8; 32];
     for (i, chunk) in secret.chunks_mut(8).enumerate() {

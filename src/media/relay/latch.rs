@@ -116,6 +116,14 @@ impl Latch {
         }
     }
 
+    /// The latched source sent a packet at `at` that was relayed elsewhere (the kernel): it is
+    /// as live as if the packet had passed here.
+    pub(crate) fn touch(&mut self, at: Instant) {
+        if let Some((_, last)) = self.latched.as_mut() {
+            *last = (*last).max(at);
+        }
+    }
+
     fn latch(&mut self, now: Instant, from: SocketAddr) {
         self.latched = Some((from, now));
         self.candidate = None;

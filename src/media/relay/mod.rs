@@ -7,6 +7,7 @@
 //! in place, from B's socket. The run loop is the usual one: `handle_packet` per datagram,
 //! `poll_timeout` for the next wake-up, `handle_timeout` until it returns `None`.
 mod latch;
+mod offload;
 mod rewrite;
 mod stats;
 
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use latch::{Admit, Latch};
 use rewrite::{rewrite_rtcp, Rewriter};
 use stats::Reception;
+pub use offload::{Offload, Offloaded};
 pub use stats::{DropCounts, DropReason, LegStats};
 
 use crate::media::rtp::{classify, PacketKind, RtcpCompound, RtpHeaderMut};

@@ -263,3 +263,35 @@ mod tests {
         assert_eq!(unmap_ext_seq(77, 0), 77);
     }
 }
+
+/// The mapping the rewriter applies to packets of one source SSRC (see `Rewriter::mapping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mapping {
+    pub(crate) out_ssrc: u32,
+    pub(crate) seq_off: u16,
+    pub(crate) ts_off: u32,
+}
+
+impl Rewriter {
+    /// How packets of `ssrc` are rewritten now, if `ssrc` is the active source and no switch is
+    /// pending: a packet forwarded elsewhere with this mapping is what `rewrite_rtp` would send.
+    pub(crate) fn mapping(&self, ssrc: u32) -> Option<Mapping> {
+        match self.active {
+            Some(a) if a.in_ssrc == ssrc && !self.force_switch => Some(Mapping { out_ssrc: a.out_ssrc, seq_off: a.seq_off, ts_off: a.ts_off }),
+            _ => None,
+        }
+    }
+
+    /// Packets of the active source were sent elsewhere (the kernel) with its mapping; the last
+    /// one had `seq`/`ts` (as received) and arrived at `at`. Keeps the top of the stream where
+    /// the next switch must continue from.
+    pub(crate) fn absorb(&mut self, ssrc: u32, seq: u16, ts: u32, at: Instant) {
+        let Some(a) = self.active.as_mut().filter(|a| a.in_ssrc == ssrc) else { return };
+        let out_seq = seq.wrapping_add(a.seq_off);
+        if (out_seq.wrapping_sub(a.top_seq) as i16) > 0 {
+            a.top_seq = out_seq;
+            a.top_ts = ts.wrapping_add(a.ts_off);
+            a.top_at = at;
+        }
+    }
+}

@@ -204,6 +204,26 @@ impl Reception {
         self.last_transit = Some(transit);
     }
 
+    /// `packets` more packets of the current source were received elsewhere (the kernel), the
+    /// last with sequence number `seq`: counted as received, the highest sequence number moved
+    /// (A.1, a cycle counted on wrap). Jitter is not sampled meanwhile; it restarts from the next
+    /// packet seen here.
+    pub(crate) fn absorb(&mut self, ssrc: u32, packets: u64, seq: u16) {
+        if self.ssrc != Some(ssrc) || packets == 0 {
+            return;
+        }
+        self.received += packets;
+        let udelta = seq.wrapping_sub(self.max_seq);
+        if udelta < MAX_DROPOUT {
+            if seq < self.max_seq {
+                self.cycles += RTP_SEQ_MOD;
+            }
+            self.max_seq = seq;
+        }
+        self.last_transit = None;
+        self.last_ts = None;
+    }
+
     pub(crate) fn lost(&self) -> i64 {
         self.lost_before + self.lost_current()
     }

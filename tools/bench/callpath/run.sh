@@ -99,8 +99,8 @@ cleanup() {
   sleep 1
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   $SUDO iptables -D OUTPUT -o lo -p udp -j "$CHAIN" 2>/dev/null || true
-  $SUDO iptables -F "$CHAIN" 2>/dev/null || true
-  $SUDO iptables -X "$CHAIN" 2>/dev/null || true
+  $SUDO iptables -D INPUT -i lo -p udp -j "${CHAIN}_IN" 2>/dev/null || true
+  for c in "$CHAIN" "${CHAIN}_IN"; do $SUDO iptables -F "$c" 2>/dev/null || true; $SUDO iptables -X "$c" 2>/dev/null || true; done
   say "stopped everything started here (exit $rc); logs in $WORK"
   exit $rc
 }
@@ -120,28 +120,38 @@ done
 
 # --- RTP meters: iptables counters on lo, same rules for both relays ----------------------------
 $SUDO iptables -D OUTPUT -o lo -p udp -j "$CHAIN" 2>/dev/null || true   # left over from a killed run
-$SUDO iptables -F "$CHAIN" 2>/dev/null || true
-$SUDO iptables -X "$CHAIN" 2>/dev/null || true
+$SUDO iptables -D INPUT -i lo -p udp -j "${CHAIN}_IN" 2>/dev/null || true
+for c in "$CHAIN" "${CHAIN}_IN"; do $SUDO iptables -F "$c" 2>/dev/null || true; $SUDO iptables -X "$c" 2>/dev/null || true; done
 $SUDO iptables -N "$CHAIN"
+$SUDO iptables -N "${CHAIN}_IN"
 # Only datagrams between the relay's port range and this script's SIPp media ports are counted,
 # so RTP of anything else running on the machine does not leak into the meters.
 if [ "$B_MEDIA" = stream ]; then
   # rtp_stream sends from the -mp socket or from sockets on ephemeral ports: count both.
   NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP,32768:60999" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP,32768:60999"
   $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
-  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+  $SUDO iptables -A "${CHAIN}_IN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
   $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
-  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
+  $SUDO iptables -A "${CHAIN}_IN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
 else
   NCGW_EP="$NCGW_UAC_MP,$NCGW_UAS_MP" KAM_EP="$KAM_UAC_MP,$KAM_UAS_MP"
   $SUDO iptables -A "$CHAIN" -p udp --dport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --sports $NCGW_EP -j RETURN  # 1 into ncgw
-  $SUDO iptables -A "$CHAIN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
+  $SUDO iptables -A "${CHAIN}_IN" -p udp --sport $NCGW_RTP_LO:$NCGW_RTP_HI -m multiport --dports $NCGW_EP -j RETURN  # 2 out of ncgw
   $SUDO iptables -A "$CHAIN" -p udp --dport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --sports $KAM_EP -j RETURN   # 3 into rtpengine
-  $SUDO iptables -A "$CHAIN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
+  $SUDO iptables -A "${CHAIN}_IN" -p udp --sport $RTPE_RTP_LO:$RTPE_RTP_HI -m multiport --dports $KAM_EP -j RETURN   # 4 out of rtpengine
 fi
+# Packets into a relay are counted as they leave SIPp (OUTPUT), packets out of a relay as they
+# are delivered to SIPp (INPUT): ncgw's kernel fast path redirects a packet at lo's ingress, where
+# it never passes OUTPUT again, so counting both ends on OUTPUT would miss what it forwards.
 $SUDO iptables -I OUTPUT 1 -o lo -p udp -j "$CHAIN"
+$SUDO iptables -I INPUT 1 -i lo -p udp -j "${CHAIN}_IN"
 # prints "ncgw_in ncgw_out rtpe_in rtpe_out" packet counts
-meters() { $SUDO iptables -L "$CHAIN" -n -v -x | awk 'NR>2 {printf "%s ", $1} END {print ""}'; }
+meters() {
+  local i o
+  i=$($SUDO iptables -L "$CHAIN" -n -v -x | awk 'NR>2 {print $1}')
+  o=$($SUDO iptables -L "${CHAIN}_IN" -n -v -x | awk 'NR>2 {print $1}')
+  paste -d' ' <(echo "$i") <(echo "$o") | tr '\n' ' '; echo
+}
 
 cpu_of() {  # utime+stime in clock ticks (all threads of each process), summed over the given pids
   local t=0 pid v
@@ -294,13 +304,13 @@ stop_uas
 
 # --- 4. (b) CPU per relayed RTP packet at fixed concurrency -------------------------------------
 B_TSV="$WORK/b.tsv"
-printf 'system\tconc\trep\tcalls_up\twin_s\tcpu_relay_s\tcpu_kam_s\tcpu_rtpe_s\tpkts_out_win\tpkts_in_win\tin_total\tout_total\tloss_pct\town_counter_total\tsipp_failed\tmachine_busy_pct\n' >"$B_TSV"
+printf 'system\tconc\trep\tcalls_up\twin_s\tcpu_relay_s\tcpu_kam_s\tcpu_rtpe_s\tpkts_out_win\tpkts_in_win\tin_total\tout_total\tloss_pct\town_counter_total\tsipp_failed\tmachine_busy_pct\tcpu_sipp_s\tmachine_busy_s\n' >"$B_TSV"
 WIN_START=9 WIN_END=25        # seconds after the first INVITE: ramp (100 cps) done, no call ended
 media_run() {  # media_run SYSTEM CONC REP
   local sys=$1 conc=$2 rep=$3 d="$WORK/b/$1-$2-$3" rc=0 pid
   read -r target port mp <<<"$(target_of "$sys")"
   mkdir -p "$d"
-  $SUDO iptables -Z "$CHAIN"
+  $SUDO iptables -Z "$CHAIN"; $SUDO iptables -Z "${CHAIN}_IN"
   local own0
   if [ $sys = ncgw ]; then own0=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_rtp_packets_total\\{.*result="relayed"')
   else own0=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_packets_total\\{type="userspace"'); fi
@@ -310,6 +320,12 @@ media_run() {  # media_run SYSTEM CONC REP
       -trace_err -error_file err.log >sipp.out 2>&1) &
   pid=$!; PIDS+=($pid)
   sleep "$(python3 -c "import time; print(max(0, $t_start + $WIN_START - time.time()))")"
+  # This system's SIPp caller and agent (children of their `timeout` wrappers): where the kernel
+  # work of delivering the relay's packets is charged, fast path or not.
+  local uas_w sipps g0 g1
+  if [ $sys = ncgw ]; then uas_w=${UAS_PID[0]}; else uas_w=${UAS_PID[1]}; fi
+  sipps=$(pgrep -P "$pid" -x sipp; pgrep -P "$uas_w" -x sipp)
+  g0=$(cpu_of $sipps)
   local c0 k0 r0 m0 c1 k1 r1 m1 up
   if [ $sys = ncgw ]; then c0=$(cpu_of $NCGW_PID); else c0=$(( $(cpu_of "${KAM_PIDS[@]}") + $(cpu_of $RTPE_PID) )); fi
   k0=$(cpu_of "${KAM_PIDS[@]}"); r0=$(cpu_of $RTPE_PID); m0=$(meters); local w0; w0=$(date +%s.%N)
@@ -320,7 +336,7 @@ media_run() {  # media_run SYSTEM CONC REP
   sleep "$(python3 -c "import time; print(max(0, $t_start + $WIN_END - time.time()))")"
   if [ $sys = ncgw ]; then c1=$(cpu_of $NCGW_PID); else c1=$(( $(cpu_of "${KAM_PIDS[@]}") + $(cpu_of $RTPE_PID) )); fi
   k1=$(cpu_of "${KAM_PIDS[@]}"); r1=$(cpu_of $RTPE_PID); m1=$(meters); local w1; w1=$(date +%s.%N)
-  local s1; s1=$(head -1 /proc/stat)
+  local s1; s1=$(head -1 /proc/stat); g1=$(cpu_of $sipps)
   wait $pid || rc=$?
   sleep 2
   local mt own1; mt=$(meters)
@@ -328,7 +344,7 @@ media_run() {  # media_run SYSTEM CONC REP
   else own1=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_packets_total\\{type="userspace"'); fi
   [ $sys = ncgw ] && curl -s "http://127.0.0.1:$NCGW_ADMIN/metrics" | grep -E '^ncgw_(rtp_packets_total|calls_total)' >"$d/ncgw_metrics.after" || true
   python3 "$HERE/summarize.py" media "$d" "$sys" "$conc" "$rep" "$rc" "$HZ" "$up" "$w0" "$w1" \
-      "$c0" "$c1" "$k0" "$k1" "$r0" "$r1" "$m0" "$m1" "$mt" "$own0" "$own1" "$s0" "$s1" >>"$B_TSV"
+      "$c0" "$c1" "$k0" "$k1" "$r0" "$r1" "$m0" "$m1" "$mt" "$own0" "$own1" "$s0" "$s1" "$g0" "$g1" >>"$B_TSV"
   say "(b) $sys $conc calls rep $rep: $(tail -1 "$B_TSV" | cut -f4-15 | tr '\t' ' ')"
 }
 

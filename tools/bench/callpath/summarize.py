@@ -139,12 +139,13 @@ def rtt_of(d):
 
 
 def media(args):
-    (d, system, conc, rep, rc, hz, up, w0, w1, c0, c1, k0, k1, r0, r1, m0, m1, mt, own0, own1, s0, s1) = args
+    (d, system, conc, rep, rc, hz, up, w0, w1, c0, c1, k0, k1, r0, r1, m0, m1, mt, own0, own1, s0, s1, g0, g1) = args
     # machine-wide share of CPU time not idle/iowait over the window (/proc/stat "cpu" lines)
     a0, a1 = [int(x) for x in s0.split()[1:]], [int(x) for x in s1.split()[1:]]
     dt = [y - x for x, y in zip(a0, a1)]
     busy = 100.0 * (sum(dt) - dt[3] - dt[4]) / sum(dt) if sum(dt) else float("nan")
     hz = float(hz)
+    busy_s = (sum(dt) - dt[3] - dt[4]) / hz
     m0, m1, mt = ([int(x) for x in m.split()] for m in (m0, m1, mt))
     i_in, i_out = (0, 1) if system == "ncgw" else (2, 3)
     st = sipp_stats(d)
@@ -156,6 +157,7 @@ def media(args):
         f"{(int(c1) - int(c0)) / hz:.2f}", f"{(int(k1) - int(k0)) / hz:.2f}", f"{(int(r1) - int(r0)) / hz:.2f}",
         str(m1[i_out] - m0[i_out]), str(m1[i_in] - m0[i_in]), str(in_total), str(out_total), f"{loss:.3f}",
         str(int(own1) - int(own0)) if own0.isdigit() and own1.isdigit() else "-", str(failed if rc == "0" else f"{failed}(rc {rc})"), f"{busy:.0f}",
+        f"{(int(g1) - int(g0)) / hz:.2f}", f"{busy_s:.2f}",
     ]
     print("\t".join(row))
 
@@ -246,6 +248,13 @@ def report(args):
             us_rtpe = [float(r["cpu_rtpe_s"]) * 1e6 / int(r["pkts_out_win"]) for r in rows if int(r["pkts_out_win"]) > 0]
             us_kam = [float(r["cpu_kam_s"]) * 1e6 / int(r["pkts_out_win"]) for r in rows if int(r["pkts_out_win"]) > 0]
             pps = [int(r["pkts_out_win"]) / float(r["win_s"]) for r in rows if float(r["win_s"]) > 0]
+            # The whole path: the relay plus the SIPp caller and agent it serves (the kernel's
+            # delivery of a packet is charged to whoever sends it, so a relay that forwards in
+            # the kernel moves cost there), and the whole machine.
+            us_path = [(float(r["cpu_relay_s"]) + float(r["cpu_sipp_s"])) * 1e6 / int(r["pkts_out_win"])
+                       for r in rows if int(r["pkts_out_win"]) > 0 and r.get("cpu_sipp_s")]
+            us_mach = [float(r["machine_busy_s"]) * 1e6 / int(r["pkts_out_win"])
+                       for r in rows if int(r["pkts_out_win"]) > 0 and r.get("machine_busy_s")]
             losses = [float(r["loss_pct"]) for r in rows if r["loss_pct"] != "nan"]
             lost = [int(r["in_total"]) - int(r["out_total"]) for r in rows]
             res[s] = dict(
@@ -253,6 +262,8 @@ def report(args):
                 us_rtpe=statistics.median(us_rtpe) if us_rtpe else None,
                 us_kam=statistics.median(us_kam) if us_kam else None,
                 pps=statistics.median(pps) if pps else None,
+                us_path=statistics.median(us_path) if us_path else None,
+                us_mach=statistics.median(us_mach) if us_mach else None,
                 loss_max=max(losses) if losses else None, lost_max=max(lost) if lost else None,
                 up=",".join(r["calls_up"] for r in rows),
                 failed=",".join(r["sipp_failed"] for r in rows),
@@ -299,6 +310,10 @@ def report(args):
                      f2(n["us"]), f2(k["us"]), f2(rb), "<= 0.6, 0 loss", ver(ok_b) + why])
         rows.append([f"    rtpengine alone / kamailio alone @ {c}, us", "",
                      f"{f2(k['us_rtpe'])} / {f2(k['us_kam'], 3)}", f"{f2(rb_rtpe)} (vs rtpengine alone)", "", ""])
+        rows.append([f"    whole path (relay + its SIPp caller and agent) @ {c}, us", f2(n["us_path"]), f2(k["us_path"]),
+                     f2(ratio(n["us_path"], k["us_path"])), "", ""])
+        rows.append([f"    whole machine (busy CPU in the window / packets) @ {c}, us", f2(n["us_mach"]), f2(k["us_mach"]),
+                     f2(ratio(n["us_mach"], k["us_mach"])), "", ""])
         rows.append([f"    relayed packets/s in the window @ {c} (median)", f2(n["pps"], 0), f2(k["pps"], 0), "", "", ""])
         rows.append([f"    worst loss over the repetitions @ {c}, packets (%)",
                      f"{n['lost_max']} ({f2(n['loss_max'], 3)})", f"{k['lost_max']} ({f2(k['loss_max'], 3)})", "", "0", ""])
@@ -326,10 +341,11 @@ def report(args):
         brows.append([SYS_NAME[r["system"]], r["conc"], r["rep"], r["calls_up"], r["win_s"], r["cpu_relay_s"],
                       r["cpu_kam_s"] if r["system"] == "kam" else "-", r["cpu_rtpe_s"] if r["system"] == "kam" else "-",
                       r["pkts_in_win"], r["pkts_out_win"], f"{us:.2f}", r["in_total"], r["out_total"], r["loss_pct"],
-                      r["own_counter_total"], r["sipp_failed"], r.get("machine_busy_pct", "-")])
+                      r["own_counter_total"], r["sipp_failed"], r.get("machine_busy_pct", "-"), r.get("cpu_sipp_s", "-"),
+                      r.get("machine_busy_s", "-")])
     lines.append(table(["system", "calls", "rep", "up mid-window", "window s", "CPU s", "kamailio CPU s",
                         "rtpengine CPU s", "pkts in (window)", "pkts out (window)", "us/pkt", "pkts in (run)", "pkts out (run)",
-                        "loss %", "own counter (run)", "SIPp failed", "machine busy %"], brows))
+                        "loss %", "own counter (run)", "SIPp failed", "machine busy %", "SIPp CPU s", "machine busy CPU s"], brows))
     if notes_b:
         lines.append("")
         lines.append(f"Stopped early by the time budget: `{notes_b}`.")
