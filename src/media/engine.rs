@@ -120,16 +120,17 @@ impl Shared {
         self.bridge.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes any offloaded direction back into the relay before the core changes the session.
+    /// Takes any offloaded direction back into the relay after the core changed the session.
+    /// Always under the bridge lock, which the task holds from its `may_offload` check to the
+    /// install: either the task saw the change, or its rule is removed here.
     fn take_back(&self) {
-        if self.offload.is_active(Side::A) || self.offload.is_active(Side::B) {
-            self.offload.take_back_all(&mut self.bridge(), false);
-        }
+        self.offload.take_back_all(&mut self.bridge(), false);
     }
 
     /// Nothing but the relay needs the packets arriving on `side`: they may go by the kernel.
     fn may_offload(&self, side: Side) -> bool {
-        self.tap.get().is_none() && self.fork.get().is_none() && !self.transcoding.load(Relaxed) && !self.players.playing(side.other())
+        let plan_pending = self.plan.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        self.tap.get().is_none() && self.fork.get().is_none() && !plan_pending && !self.transcoding.load(Relaxed) && !self.players.playing(side.other())
     }
 
     /// The pending plan, for the task numbered `owner` only (the owner moves before a plan is
@@ -257,8 +258,12 @@ impl MediaEngine {
     /// Applies one side's SDP (peer addresses, clock rate, hold).
     pub fn set_remote(&mut self, session: SessionId, side: Side, remote: Remote) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
-        s.shared.take_back();
-        s.shared.bridge().set_remote(now(), side, remote);
+        // One lock for both: the kernel's part is folded in before the bridge changes, and the
+        // task cannot install a rule for the old addresses in between.
+        let mut bridge = s.shared.bridge();
+        s.shared.offload.take_back_all(&mut bridge, false);
+        bridge.set_remote(now(), side, remote);
+        drop(bridge);
         s.shared.wake.notify_one();
         Ok(())
     }
@@ -267,8 +272,8 @@ impl MediaEngine {
     #[allow(clippy::too_many_arguments)]
     pub fn play(&mut self, session: SessionId, side: Side, pt: u8, law: super::player::Law, clips: Vec<super::player::Clip>, then: Option<super::player::Clip>, seed: u64) -> Result<(), MediaError> {
         let s = self.sessions.get(&session).ok_or(MediaError::UnknownSession(session))?;
-        s.shared.take_back();
         s.shared.players.play(now(), side, pt, law, clips, then, seed);
+        s.shared.take_back();
         s.shared.wake.notify_one();
         Ok(())
     }
@@ -277,7 +282,6 @@ impl MediaEngine {
     /// task moves to the transcoding runtime), `Copy` or `None` relays packets untouched.
     pub fn set_codecs(&mut self, session: SessionId, plan: Option<MediaPlan>) -> Result<(), MediaError> {
         let s = self.sessions.get_mut(&session).ok_or(MediaError::UnknownSession(session))?;
-        s.shared.take_back();
         let transcode = matches!(plan, Some(MediaPlan::Transcode { .. }));
         if transcode && !s.moved {
             if let Some(rt) = transcoding_runtime() {
@@ -290,6 +294,7 @@ impl MediaEngine {
             }
         }
         *s.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan);
+        s.shared.take_back();
         s.shared.wake.notify_one();
         Ok(())
     }

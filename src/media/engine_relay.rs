@@ -90,8 +90,12 @@ fn drain_into(batch: &mut RecvBatch, shared: &Shared, sockets: &Sockets, side: S
         }
     }
     tally.flush(side);
-    if xcode.is_none() && channel == Channel::Rtp && shared.offload.wants(side) && shared.may_offload(side) {
-        shared.offload.try_offload(&shared.bridge(), side);
+    if xcode.is_none() && channel == Channel::Rtp && shared.offload.wants(side) {
+        let bridge = shared.bridge();
+        // Checked under the bridge lock: see `Shared::take_back`.
+        if shared.may_offload(side) {
+            shared.offload.try_offload(&bridge, side);
+        }
     }
 }
 

@@ -22,7 +22,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 
-RATES=${RATES:-"200 400 600 800 1000 1200 1600 2000 2400"}
+RATES=${RATES:-"200 400 600 800 1000 1200 1400 1600 2000 2400"}
 SIPP_CPS=${SIPP_CPS:-400}   # (a): calls/s per SIPp caller instance; a step runs ceil(rate/SIPP_CPS) of them
 REPEATS_A=${REPEATS_A:-3}
 STEP_SECONDS=${STEP_SECONDS:-10}

@@ -56,7 +56,7 @@ impl TransactionLayer {
         if self.client_keys.contains_key(&key) {
             return Err(TxError::DuplicateBranch(key.branch().to_owned()));
         }
-        if self.at_limit() {
+        if self.at_limit_for(&request) {
             return Err(self.overloaded());
         }
         Ok(self.start_client(now, key, seq, top_via, request, to))

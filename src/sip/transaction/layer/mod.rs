@@ -109,6 +109,17 @@ impl TransactionLayer {
         self.clients.len() + self.servers.len() >= self.max_transactions
     }
 
+    /// The limit for `request`: new work (a request outside a dialog: a new call, REGISTER,
+    /// OPTIONS) is refused at `max_transactions`; a request inside a dialog (a To tag: BYE,
+    /// re-INVITE, UPDATE, INFO) is refused only at twice that, so a node shedding new calls
+    /// still ends the calls it has (a refused BYE would keep a call and its ports until the
+    /// media timeout) while a flood of forged in-dialog requests stays bounded.
+    fn at_limit_for(&self, request: &crate::sip::message::Request) -> bool {
+        let in_dialog = request.headers.to_addr().ok().is_some_and(|to| to.tag().is_some());
+        let limit = if in_dialog { self.max_transactions.saturating_mul(2) } else { self.max_transactions };
+        self.clients.len() + self.servers.len() >= limit
+    }
+
     fn overloaded(&mut self) -> TxError {
         self.stats.overloads += 1;
         TxError::Overloaded {

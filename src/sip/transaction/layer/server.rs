@@ -38,7 +38,7 @@ impl TransactionLayer {
         if request.method == Method::Cancel {
             return self.handle_cancel(now, key, request, from);
         }
-        if self.at_limit() {
+        if self.at_limit_for(&request) {
             return Err(self.overloaded());
         }
         let reliable = from.transport.is_reliable();

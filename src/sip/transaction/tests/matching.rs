@@ -326,3 +326,30 @@ fn live_counts_follow_transactions_in_and_out() {
     let s = h.layer.stats();
     assert_eq!(s.active(), 0, "{s:?}");
 }
+
+/// `request` inside a dialog: the To header carries a tag.
+fn in_dialog(method: Method, branch: &str) -> Request {
+    let mut r = request(method, branch, udp());
+    let to = r.headers.get(&HeaderName::To).unwrap().to_owned();
+    r.headers.set(HeaderName::To, format!("{to};tag=callee1"));
+    r
+}
+
+#[test]
+fn past_the_limit_requests_inside_a_dialog_still_get_in_until_twice_the_limit() {
+    let mut h = Harness::new();
+    h.layer.set_max_transactions(NonZeroUsize::new(2).unwrap());
+    h.recv_request(request(Method::Invite, "z9hG4bKone", udp()), udp());
+    h.recv_request(request(Method::Invite, "z9hG4bKtwo", udp()), udp());
+    let now = h.now;
+    // A new call is shed...
+    let new_call = h.layer.handle_request(now, request(Method::Invite, "z9hG4bKthree", udp()), udp());
+    assert!(matches!(new_call, Err(TxError::Overloaded { limit: 2 })));
+    // ...but a BYE ending a call is taken, and so is the BYE we send on the other leg.
+    assert!(h.layer.handle_request(now, in_dialog(Method::Bye, "z9hG4bKbye1"), udp()).is_ok());
+    assert!(h.layer.send_request(now, in_dialog(Method::Bye, "z9hG4bKbye2"), udp()).is_ok());
+    // At twice the limit even those are refused: forged in-dialog floods stay bounded.
+    let flood = h.layer.handle_request(now, in_dialog(Method::Bye, "z9hG4bKbye3"), udp());
+    assert!(matches!(flood, Err(TxError::Overloaded { limit: 2 })));
+    assert_eq!(h.layer.stats().active(), 4);
+}
