@@ -17,6 +17,7 @@ pub const RTP_KERNEL_FORWARDED: &str = "ncgw_rtp_kernel_forwarded_total";
 pub const CALLS_ACTIVE: &str = "ncgw_calls_active";
 pub const CALLS_ENDED: &str = "ncgw_calls_total";
 pub const CALL_SETUP_SECONDS: &str = "ncgw_call_setup_seconds";
+pub const SIP_INBOUND_WAIT_SECONDS: &str = "ncgw_sip_inbound_wait_seconds";
 pub const CDR_PENDING: &str = "ncgw_cdr_pending";
 
 /// Every metric the node exports, registered once.
@@ -50,6 +51,9 @@ pub struct Metrics {
     pub calls_ended: IntCounterVec,
     /// From INVITE to answer, for answered calls.
     pub call_setup_seconds: prometheus::Histogram,
+    /// From a request read off its socket to the core taking it (the core's lag; new calls are
+    /// shed past `sip.overload_delay_ms`).
+    pub sip_inbound_wait_seconds: prometheus::Histogram,
     /// Call records journalled but not yet in the database.
     pub cdr_pending: IntGauge,
     /// Agent queues (`ncgw_acd_*`).
@@ -118,6 +122,12 @@ impl Metrics {
         )
         .expect("metric definition is valid");
         registry.register(Box::new(call_setup_seconds.clone())).expect("metric registered once");
+        let sip_inbound_wait_seconds = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(SIP_INBOUND_WAIT_SECONDS, "Time a SIP request waited between its socket and the core")
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+        )
+        .expect("metric definition is valid");
+        registry.register(Box::new(sip_inbound_wait_seconds.clone())).expect("metric registered once");
         let acd = AcdMetrics::new(&registry);
         Metrics {
             registry,
@@ -136,6 +146,7 @@ impl Metrics {
             calls_active,
             calls_ended,
             call_setup_seconds,
+            sip_inbound_wait_seconds,
             cdr_pending,
             acd,
         }

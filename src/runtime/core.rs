@@ -386,6 +386,7 @@ impl Core {
                         outbound::stamp_via(&mut req, peer.addr);
                         // Only new calls are shed: retransmissions never reach the policy.
                         let waited = now.instant.saturating_duration_since(received);
+                        metrics().sip_inbound_wait_seconds.observe(waited.as_secs_f64());
                         self.node.policy.shedding = waited > self.overload_delay;
                         if self.node.policy.shedding && req.method == Method::Invite {
                             metrics().sip_dropped.with_label_values(&["overload_delay"]).inc();

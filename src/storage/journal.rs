@@ -48,6 +48,16 @@ impl Journal {
     /// Callers on the call path append without fsync: the line is in the kernel at once (safe
     /// from a process crash) and [`Journal::rotate`] fsyncs before the drain, so only a power
     /// cut in that short window can lose it.
+    /// Writes `lines` and returns a handle to the file they went to, for a `sync_data` outside
+    /// the journal's lock (one fsync covers every earlier write to that file, the core's
+    /// overflow appends included; a rotation meanwhile only renames it).
+    pub fn write_for_sync(&mut self, lines: &[Vec<u8>]) -> Result<(File, std::path::PathBuf), StorageError> {
+        self.append(lines, false)?;
+        let path = self.dir.join(PENDING);
+        let file = self.pending.try_clone().map_err(|e| StorageError::io(&path, e))?;
+        Ok((file, path))
+    }
+
     pub fn append(&mut self, lines: &[Vec<u8>], durable: bool) -> Result<(), StorageError> {
         let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>().max(1));
         for line in lines {

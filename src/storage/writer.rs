@@ -103,7 +103,7 @@ impl Writer {
                 next = self.rx.try_recv().ok();
             }
         }
-        self.journal(records);
+        self.journal(records).await;
         // A flush forces an attempt even while backing off; plain records wait for the timer.
         let result = if !flushes.is_empty() || stop.is_some() || self.retry_at.is_none() {
             self.drain().await
@@ -129,12 +129,20 @@ impl Writer {
     }
 
     /// Appends records to the journal; on a disk error keeps them in memory for a direct insert.
-    fn journal(&mut self, records: Vec<CdrRecord>) {
+    /// The write and its fsync run on the blocking pool, the fsync outside the journal's lock: an
+    /// fsync on a runtime worker stalled the core task with it (tokio cannot steal a worker's
+    /// next task), 100-500 ms at the start of each step of the call-rate bench.
+    async fn journal(&mut self, records: Vec<CdrRecord>) {
         if records.is_empty() {
             return;
         }
         let lines: Result<Vec<Vec<u8>>, StorageError> = records.iter().map(journal::encode).collect();
-        let result = lines.and_then(|lines| lock(&self.shared.journal).append(&lines, true));
+        let shared = self.shared.clone();
+        let write = move || {
+            let (file, path) = lock(&shared.journal).write_for_sync(&lines?)?;
+            file.sync_data().map_err(|e| StorageError::io(&path, e))
+        };
+        let result = blocking(write).await;
         if let Err(e) = result {
             tracing::error!(error = %e, records = records.len(), "CDR journal not writable; holding records in memory");
             self.unjournalled.extend(records);
@@ -174,17 +182,19 @@ impl Writer {
         }
         for _ in 0..ROUNDS {
             if self.loaded.is_none() {
-                let loaded = {
-                    let mut journal = lock(&self.shared.journal);
+                let shared = self.shared.clone();
+                let next = blocking(move || {
+                    let mut journal = lock(&shared.journal);
                     if !journal.rotate()? {
-                        return Ok(true);
+                        return Ok(None);
                     }
-                    let (loaded, problems) = journal.load_draining()?;
-                    for p in problems {
-                        tracing::warn!(error = %p, "CDR journal line rejected");
-                    }
-                    loaded
-                };
+                    journal.load_draining().map(Some)
+                })
+                .await?;
+                let Some((loaded, problems)) = next else { return Ok(true) };
+                for p in problems {
+                    tracing::warn!(error = %p, "CDR journal line rejected");
+                }
                 let counters = &self.shared.counters;
                 counters.rejected.fetch_add(loaded.rejected, Ordering::SeqCst);
                 counters.pending.fetch_sub(loaded.rejected, Ordering::SeqCst);
@@ -193,11 +203,20 @@ impl Writer {
             let Some(loaded) = &self.loaded else { continue };
             self.backend.insert_cdrs(&loaded.records).await?;
             let n = loaded.records.len() as u64;
-            lock(&self.shared.journal).finish_draining()?;
+            let shared = self.shared.clone();
+            blocking(move || lock(&shared.journal).finish_draining()).await?;
             self.loaded = None;
             self.shared.counters.pending.fetch_sub(n, Ordering::SeqCst);
         }
         Ok(false)
+    }
+}
+
+/// Journal file work on the blocking pool (files and fsync never on a runtime worker).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StorageError> + Send + 'static) -> Result<T, StorageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(StorageError::Journal { path: "cdr-journal".into(), source: std::io::Error::other(e.to_string()) }),
     }
 }
 
