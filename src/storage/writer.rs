@@ -11,6 +11,10 @@ use super::{lock, Backend, CdrRecord, Shared, StorageError, StorageOptions};
 
 /// Records taken from the channel per journal write (one fsync per batch).
 const BATCH: usize = 256;
+/// Journalled records go to the database at most this often (a flush or stop goes at once): each
+/// move costs a rotation, a read, an insert transaction and an unlink, each with its fsync, so
+/// at a thousand calls a second moving every small batch cost more CPU than the calls' SIP.
+const DRAIN_EVERY: Duration = Duration::from_millis(200);
 /// Drain rounds per wake-up; more work left over schedules an immediate retry instead of
 /// starving the channel.
 const ROUNDS: usize = 8;
@@ -34,6 +38,8 @@ pub struct Writer {
     /// Records that could not be journalled (the disk refused); inserted directly when possible.
     unjournalled: Vec<CdrRecord>,
     retry_at: Option<Instant>,
+    /// When the last move to the database started.
+    last_drain: Option<Instant>,
     backoff: Duration,
     retry_min: Duration,
     retry_max: Duration,
@@ -51,6 +57,7 @@ impl Writer {
             loaded: None,
             unjournalled: Vec::new(),
             retry_at: None,
+            last_drain: None,
             backoff: options.retry_min,
             retry_min: options.retry_min,
             retry_max: options.retry_max.max(options.retry_min),
@@ -105,8 +112,17 @@ impl Writer {
         }
         self.journal(records).await;
         // A flush forces an attempt even while backing off; plain records wait for the timer.
-        let result = if !flushes.is_empty() || stop.is_some() || self.retry_at.is_none() {
+        let result = if !flushes.is_empty() || stop.is_some() {
             self.drain().await
+        } else if self.retry_at.is_none() {
+            match self.last_drain.map(|t| t + DRAIN_EVERY).filter(|&next| next > Instant::now()) {
+                // Moved recently: these go with the next move (they are journalled already).
+                Some(next) => {
+                    self.retry_at = Some(next);
+                    Ok(false)
+                }
+                None => self.drain().await,
+            }
         } else {
             Ok(false)
         };
@@ -153,6 +169,7 @@ impl Writer {
     /// when nothing is left, `Ok(false)` when appends kept coming and a retry is scheduled at
     /// once. On failure schedules a retry with backoff; the records stay where they are.
     pub async fn drain(&mut self) -> Result<bool, StorageError> {
+        self.last_drain = Some(Instant::now());
         let result = self.drain_rounds().await;
         match &result {
             Ok(true) => {
