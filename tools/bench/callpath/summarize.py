@@ -357,7 +357,12 @@ def report(args):
   systems (which one goes first alternates too) so the noise of the 2-core machine falls on both.
 - ncgw: `target/release/ncgw run` with a generated config (`log.level = "warn"`, RTP ports
   10000-20999, SQLite CDRs in a temp dir: ncgw writes a call record per call, kamailio does no
-  accounting here). Tokio multi-thread runtime ({ncgw_threads} threads at start).
+  accounting here). Tokio multi-thread runtime ({ncgw_threads} threads at start). The kernel fast
+  path is on (`media.kernel_fast_path`, the default; the script runs as root): after each
+  direction's first packets the relay hands the stream to its eBPF program at `lo`'s ingress, so
+  the RTP of (b) is forwarded by the kernel, in the context of the SIPp process that sent it.
+  rtpengine's own kernel module (`rtpengine-kernel-dkms`) is not used: it needs the headers of
+  this machine's kernel, which Debian does not ship (the peer runs userspace, as it says above).
 - Peer: kamailio {kver} with `tools/bench/callpath/kamailio.cfg` (4 UDP worker processes,
   record-route, `rtpengine_offer/answer/delete`), rtpengine {rver} userspace only
   (`--table=-1`, `--delete-delay=0`, default worker threads; {rtpe_threads} threads at start), RTP
@@ -389,6 +394,12 @@ def report(args):
   median over the repetitions; ratios are of medians. "machine busy %" is the share of all
   cores' time not idle in the window (SIPp's two instances, the relay, and anything else the
   machine was running).
+- Because a packet forwarded in the kernel costs CPU in whoever sent it (the sender's `sendto`
+  runs the loopback receive path, our program included), the summary also gives two wider
+  measures per relayed packet: the "whole path" (the relay's processes plus this system's SIPp
+  caller and agent, utime+stime in the window) and the "whole machine" (busy CPU of all cores in
+  the window, from `/proc/stat`, idle and iowait excluded). The verdict is on the relay's own CPU,
+  as the target asks; the wider ratios show the saving is not just moved elsewhere.
 - Why not SIPp's pcap play (`B_MEDIA=pcap`, the earlier runs): it sends through one raw socket
   per call (bound to 127.0.0.1, protocol UDP), and the kernel hands a clone of every UDP datagram
   delivered on 127.0.0.1 to each of them (dropped again on their full queues). With N calls up,
@@ -400,9 +411,11 @@ def report(args):
   queues at one end of the window (the relay or the senders fell behind): the machine was not
   keeping up at that load. In (a), "held 2 s after" is what the relay still held 2 s after the
   step's last call ended (ncgw's `ncgw_rtp_ports_in_use`, rtpengine's own sessions).
-- Meters: iptables counters in a chain jumped to from OUTPUT on `lo`, matching only datagrams
-  between the relay's RTP ports and {meter_text}; both relays pay the same rule
-  cost on their sends.
+- Meters: iptables counters on `lo`, matching only datagrams between the relay's RTP ports and
+  {meter_text}: datagrams into a relay are counted in a chain jumped to from OUTPUT (as SIPp
+  sends them), datagrams out of a relay in one jumped to from INPUT (as they are delivered to
+  SIPp) — a packet the fast path forwards is rewritten at `lo`'s ingress and never passes
+  OUTPUT again. Both relays pay the same rule cost.
 """)
     return "\n".join(lines)
 
