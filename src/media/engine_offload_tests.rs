@@ -3,47 +3,36 @@
 //! a foreign source is still dropped and counted, new SDP takes the stream back into the relay,
 //! and closing removes the rule before the ports are freed. Needs root (or CAP_BPF +
 //! CAP_NET_ADMIN); without it the test says so and returns.
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
+use super::tests::{peer, recv, remote, LO, WAIT};
 use super::*;
 use crate::media::fastpath::FastPathError;
 use crate::media::rtp::RtpPacket;
 use crate::media::testpkt;
 
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn peer() -> (UdpSocket, SocketAddr) {
-    let s = UdpSocket::bind((LO, 0)).await.unwrap();
-    let a = s.local_addr().unwrap();
-    (s, a)
-}
-
-fn remote(rtp: SocketAddr) -> Remote {
-    Remote { rtp: Some(rtp), rtcp: None, clock_rate: 8000, hold: false }
-}
-
-async fn recv(s: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    let mut buf = [0u8; 2048];
-    let (n, from) = timeout(WAIT, s.recv_from(&mut buf)).await.expect("a datagram within the bound").unwrap();
-    (buf[..n].to_vec(), from)
-}
-
-/// An engine with the fast path on, or `None` (with the reason printed) where the kernel refuses.
-fn engine(ports: RangeInclusive<u16>) -> Option<MediaEngine> {
-    let mut engine = MediaEngine::new(ports, LO, RelayConfig::default()).unwrap();
+/// An engine with the fast path on and one session whose sides point at two peers, or `None`
+/// (with the reason printed) where the kernel refuses the fast path.
+async fn session(ports: RangeInclusive<u16>, config: RelayConfig) -> Option<(MediaEngine, SessionInfo, UdpSocket, UdpSocket)> {
+    let mut engine = MediaEngine::new(ports, LO, config).unwrap();
     match engine.enable_fast_path() {
-        Ok(_) => Some(engine),
+        Ok(_) => {}
         Err(e @ (FastPathError::NotPermitted { .. } | FastPathError::Unsupported { .. })) => {
             eprintln!("kernel fast path not available here ({e}); test skipped");
-            None
+            return None;
         }
         Err(e) => panic!("the fast path failed to load: {e}"),
     }
+    let info = engine.open_session("fastpath-test").unwrap();
+    let (pa, a) = peer().await;
+    let (pb, b) = peer().await;
+    engine.set_remote(info.id, Side::A, remote(a, None)).unwrap();
+    engine.set_remote(info.id, Side::B, remote(b, None)).unwrap();
+    Some((engine, info, pa, pb))
 }
 
 /// Sends `n` packets from `from` to `to` (sequence from `seq0`) and checks each arrives at `at`
@@ -61,12 +50,7 @@ async fn stream(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, via: SocketAdd
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_stream_moves_to_the_kernel_and_back_with_nothing_lost() {
-    let Some(mut engine) = engine(46_000..=46_099) else { return };
-    let info = engine.open_session("fastpath-call").unwrap();
-    let (pa, a) = peer().await;
-    let (pb, b) = peer().await;
-    engine.set_remote(info.id, Side::A, remote(a)).unwrap();
-    engine.set_remote(info.id, Side::B, remote(b)).unwrap();
+    let Some((mut engine, info, pa, pb)) = session(46_000..=46_099, RelayConfig::default()).await else { return };
 
     stream(&pa, info.a.rtp, &pb, info.b.rtp, 0xaaaa, 0, 300).await;
     stream(&pb, info.b.rtp, &pa, info.a.rtp, 0xbbbb, 1000, 300).await;
@@ -90,7 +74,7 @@ async fn a_plain_stream_moves_to_the_kernel_and_back_with_nothing_lost() {
     // New SDP for B: the stream toward B comes back into the relay and goes to the new address.
     let (pb2, b2) = peer().await;
     let before = engine.stats(info.id).unwrap().kernel_forwarded[0];
-    engine.set_remote(info.id, Side::B, remote(b2)).unwrap();
+    engine.set_remote(info.id, Side::B, remote(b2, None)).unwrap();
     stream(&pa, info.a.rtp, &pb2, info.b.rtp, 0xaaaa, 320, 50).await;
     let s = engine.stats(info.id).unwrap();
     assert_eq!(s.a.packets_in, 370 + 5);
@@ -108,12 +92,7 @@ async fn a_plain_stream_moves_to_the_kernel_and_back_with_nothing_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_ssrc_from_the_latched_peer_is_spliced_by_the_relay_after_the_kernel_part() {
-    let Some(mut engine) = engine(46_100..=46_199) else { return };
-    let info = engine.open_session("fastpath-ssrc").unwrap();
-    let (pa, a) = peer().await;
-    let (pb, b) = peer().await;
-    engine.set_remote(info.id, Side::A, remote(a)).unwrap();
-    engine.set_remote(info.id, Side::B, remote(b)).unwrap();
+    let Some((mut engine, info, pa, pb)) = session(46_100..=46_199, RelayConfig::default()).await else { return };
     stream(&pa, info.a.rtp, &pb, info.b.rtp, 0xaaaa, 10, 200).await;
     assert!(engine.stats(info.id).unwrap().kernel_forwarded[0] > 150);
     // A's phone restarts its stream: the relay continues B's stream after the kernel's last packet.
@@ -127,15 +106,9 @@ async fn a_new_ssrc_from_the_latched_peer_is_spliced_by_the_relay_after_the_kern
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_silent_in_the_kernel_still_times_out_and_a_talking_one_does_not() {
-    let Some(mut engine) = engine(46_200..=46_299) else { return };
     let config = RelayConfig { rtp_timeout: Duration::from_millis(1500), ..RelayConfig::default() };
-    engine.config = config;
+    let Some((mut engine, info, pa, pb)) = session(46_200..=46_299, config).await else { return };
     let mut events = engine.take_events().unwrap();
-    let info = engine.open_session("fastpath-timeout").unwrap();
-    let (pa, a) = peer().await;
-    let (pb, b) = peer().await;
-    engine.set_remote(info.id, Side::A, remote(a)).unwrap();
-    engine.set_remote(info.id, Side::B, remote(b)).unwrap();
     // A talks for 2.5 s (past the timeout), all of it after the first packets in the kernel;
     // B talks only at the start.
     stream(&pb, info.b.rtp, &pa, info.a.rtp, 0xbbbb, 0, 5).await;

@@ -9,21 +9,21 @@ use super::*;
 use crate::media::rtp::RtpPacket;
 use crate::media::testpkt;
 
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const WAIT: Duration = Duration::from_secs(5);
+pub(super) const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub(super) const WAIT: Duration = Duration::from_secs(5);
 
-async fn peer() -> (UdpSocket, SocketAddr) {
+pub(super) async fn peer() -> (UdpSocket, SocketAddr) {
     let s = UdpSocket::bind((LO, 0)).await.unwrap();
     let a = s.local_addr().unwrap();
     (s, a)
 }
 
-fn remote(rtp: SocketAddr, rtcp: Option<SocketAddr>) -> Remote {
+pub(super) fn remote(rtp: SocketAddr, rtcp: Option<SocketAddr>) -> Remote {
     Remote { rtp: Some(rtp), rtcp, clock_rate: 8000, hold: false }
 }
 
 /// Receives one datagram within `WAIT`.
-async fn recv(s: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+pub(super) async fn recv(s: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = [0u8; 2048];
     let (n, from) = timeout(WAIT, s.recv_from(&mut buf)).await.expect("a datagram within the bound").unwrap();
     (buf[..n].to_vec(), from)
