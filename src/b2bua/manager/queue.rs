@@ -174,7 +174,7 @@ impl CallManager {
             started_ms: now.unix_ms,
         });
         let attributes = call.decision.attributes.clone();
-        self.calls.insert(key, call);
+        self.calls.insert(key, Box::new(call));
         self.live += 1;
         self.by_media.insert(media_id, key);
         self.track_server(key, tx, Side::A, Purpose::Invite);

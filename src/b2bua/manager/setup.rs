@@ -258,7 +258,7 @@ impl CallManager {
                 started_ms: now.unix_ms,
             })
         };
-        self.calls.insert(key, call);
+        self.calls.insert(key, Box::new(call));
         self.live += 1;
         self.by_media.insert(media_id, key);
         self.track_server(key, tx, Side::A, Purpose::Invite);

@@ -34,6 +34,12 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Room for `slots` slots without growing (address space only until used): growing a vector
+    /// of ~500-byte slots by doubling moved them all at once, a stall of the core under load.
+    pub(crate) fn reserve(&mut self, slots: usize) {
+        self.slots.reserve(slots.saturating_sub(self.slots.len()));
+    }
+
     pub(crate) fn insert(&mut self, value: T) -> Handle {
         self.len += 1;
         if let Some(index) = self.free.pop() {

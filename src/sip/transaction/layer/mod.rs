@@ -84,6 +84,10 @@ impl TransactionLayer {
     pub fn set_max_transactions(&mut self, max: std::num::NonZeroUsize) {
         // Handles index slots with u32.
         self.max_transactions = max.get().min(u32::MAX as usize);
+        // Reserved up front (bounded): see `Slab::reserve`.
+        let room = self.max_transactions.min(1 << 18);
+        self.clients.reserve(room);
+        self.servers.reserve(room);
     }
 
     pub fn config(&self) -> &TimerConfig {
