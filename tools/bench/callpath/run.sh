@@ -15,7 +15,7 @@
 #
 # Usage: tools/bench/callpath/run.sh            (as root, or with sudo available)
 # Knobs (environment): RATES, SIPP_CPS, STEP_SECONDS, B_MEDIA (stream|pcap), REPEATS_A (ladders), CONCURRENCY, REPEATS_B, TOTAL_LIMIT (seconds for the
-# measurements, after installs and the build; default 900), SKIP_BUILD=1.
+# measurements, after installs and the build; default 1200), SKIP_BUILD=1.
 # Output: an aligned table on stdout and tools/bench/callpath/RESULTS.md; raw logs in $WORK.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ REPEATS_A=${REPEATS_A:-3}
 STEP_SECONDS=${STEP_SECONDS:-10}
 CONCURRENCY=${CONCURRENCY:-"200 500"}
 REPEATS_B=${REPEATS_B:-2}
-TOTAL_LIMIT=${TOTAL_LIMIT:-900}
+TOTAL_LIMIT=${TOTAL_LIMIT:-1200}
 # (b) RTP source: "stream" (SIPp rtp_stream, ordinary UDP sockets) or "pcap" (play_pcap_audio, which
 # sends through one raw socket per call; the kernel then clones every loopback UDP datagram to each
 # of them, a cost that lands in the relay's own sendto: see RESULTS.md).
@@ -282,9 +282,25 @@ rate_step() {  # rate_step SYSTEM RATE LADDER -> appends a row, returns 0 if the
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "(a) call-rate steps, ${REPEATS_A} ladders: ${RATES} cps, ${STEP_SECONDS} s of calls each, 1 s calls without RTP"
 start_uas "$HERE/uas_quiet.xml"
+# A ladder ends with each system's first failing step, often an overload: both then spend tens of
+# seconds on its leftovers (ncgw's transactions linger 32 s, kamailio retransmits, rtpengine holds
+# sessions). The next ladder waits, bounded, until both hold nothing, so its low steps do not
+# measure the last ladder's debris (seen: both systems failing the 200 cps step right after).
+settle() {
+  local k n c r
+  for k in $(seq 60); do
+    n=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_sip_transactions_active')
+    c=$(metric "http://127.0.0.1:$NCGW_ADMIN/metrics" '^ncgw_calls_active$')
+    r=$(metric "http://127.0.0.1:$RTPE_HTTP/metrics" '^rtpengine_sessions\\{type="own"')
+    [ "$n" = 0 ] && [ "$c" = 0 ] && { [ "$r" = 0 ] || [ "$r" = - ]; } && break
+    sleep 1
+  done
+  say "(a) settled after ${k} s: ncgw transactions ${n:-?}, calls ${c:-?}; rtpengine sessions ${r:-?}"
+}
 i=0
 for ladder in $(seq 1 "$REPEATS_A"); do
   alive_ncgw=1 alive_kam=1
+  [ "$ladder" -gt 1 ] && settle
   for rate in $RATES; do
     # a step costs ~STEP_SECONDS+5 s per system; part (a) gets 55 % of the time budget
     if [ $(( $(elapsed) + 2 * (STEP_SECONDS + 6) )) -gt $(( TOTAL_LIMIT * 55 / 100 )) ]; then
