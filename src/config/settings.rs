@@ -174,7 +174,7 @@ impl Settings {
             let at = raw.sip.t2_ms.as_ref().map(|v| v.span().start);
             c.err(at, "sip.t2_ms", format!("T2 ({t2:?}) is below T1 ({t1:?})"), "T2 must be at least T1 (RFC 3261 §17.1.2.2)");
         }
-        let max_transactions = c.count(&raw.sip.max_transactions, "sip.max_transactions", 100_000, 10..=10_000_000) as usize;
+        let max_transactions = c.count(&raw.sip.max_transactions, "sip.max_transactions", 300_000, 10..=10_000_000) as usize;
         let tcp_idle_timeout = Duration::from_secs(c.count(&raw.sip.tcp_idle_timeout_s, "sip.tcp_idle_timeout_s", 600, 1..=86_400));
         let max_tcp_connections = c.count(&raw.sip.max_tcp_connections, "sip.max_tcp_connections", 10_000, 1..=1_000_000) as usize;
         let overload_delay = c.millis(&raw.sip.overload_delay_ms, "sip.overload_delay_ms", 500, 50..=30_000);

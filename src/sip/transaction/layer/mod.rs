@@ -88,6 +88,9 @@ impl TransactionLayer {
         let room = self.max_transactions.min(1 << 18);
         self.clients.reserve(room);
         self.servers.reserve(room);
+        // The key maps too: growing one rehashes every key's strings at once.
+        self.client_keys.reserve(room.saturating_sub(self.client_keys.len()));
+        self.server_keys.reserve(room.saturating_sub(self.server_keys.len()));
     }
 
     pub fn config(&self) -> &TimerConfig {
