@@ -373,6 +373,9 @@ for _ in $(seq 60); do
   sleep 1
 done
 say "(b) relays idle before (b): ncgw calls ${n:-?}, rtpengine sessions ${r:-?}"
+# ...and until ncgw's lingering transactions of (a)'s last steps are gone (their expiry cost
+# 2.6 s of ncgw CPU in the first (b) window of the run on 5394438).
+settle
 say "(b) CPU per relayed packet at ${CONCURRENCY} concurrent calls, ${REPEATS_B} repetitions, window ${WIN_START}-${WIN_END} s"
 start_uas "$B_UAS"
 for rep in $(seq 1 "$REPEATS_B"); do
