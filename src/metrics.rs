@@ -19,6 +19,7 @@ pub const CALLS_ENDED: &str = "ncgw_calls_total";
 pub const CALL_SETUP_SECONDS: &str = "ncgw_call_setup_seconds";
 pub const SIP_INBOUND_WAIT_SECONDS: &str = "ncgw_sip_inbound_wait_seconds";
 pub const CDR_PENDING: &str = "ncgw_cdr_pending";
+pub const CORE_TURN_SECONDS: &str = "ncgw_core_turn_seconds";
 
 /// Every metric the node exports, registered once.
 pub struct Metrics {
@@ -54,6 +55,9 @@ pub struct Metrics {
     /// From a request read off its socket to the core taking it (the core's lag; new calls are
     /// shed past `sip.overload_delay_ms`).
     pub sip_inbound_wait_seconds: prometheus::Histogram,
+    /// Wall time of one turn of the core's loop, by what woke it (inbound, timer, media,
+    /// command, snapshot, drain): the SIP core is one task, so a long turn delays every call.
+    pub core_turn_seconds: prometheus::HistogramVec,
     /// Call records journalled but not yet in the database.
     pub cdr_pending: IntGauge,
     /// Agent queues (`ncgw_acd_*`).
@@ -128,6 +132,13 @@ impl Metrics {
         )
         .expect("metric definition is valid");
         registry.register(Box::new(sip_inbound_wait_seconds.clone())).expect("metric registered once");
+        let core_turn_seconds = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(CORE_TURN_SECONDS, "Wall time of one turn of the SIP core's loop, by what woke it")
+                .buckets(vec![0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+            &["wake"],
+        )
+        .expect("metric definition is valid");
+        registry.register(Box::new(core_turn_seconds.clone())).expect("metric registered once");
         let acd = AcdMetrics::new(&registry);
         Metrics {
             registry,
@@ -147,6 +158,7 @@ impl Metrics {
             calls_ended,
             call_setup_seconds,
             sip_inbound_wait_seconds,
+            core_turn_seconds,
             cdr_pending,
             acd,
         }

@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     crate::logging::init(&settings);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("ncgw").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(settings.sip_threads).enable_all().thread_name("ncgw").build()?;
     runtime.block_on(async move {
         let node = match crate::runtime::start(settings.clone()).await {
             Ok(n) => n,

@@ -39,6 +39,7 @@ pub struct RawSip {
     pub max_tcp_connections: Option<Spanned<u64>>,
     pub drain_timeout_s: Option<Spanned<u64>>,
     pub overload_delay_ms: Option<Spanned<u64>>,
+    pub threads: Option<Spanned<u64>>,
     pub server_name: Option<Spanned<String>>,
     pub realm: Option<Spanned<String>>,
     pub auth_algorithms: Option<Spanned<Vec<Spanned<String>>>>,

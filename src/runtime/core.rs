@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 #[path = "acd_calls.rs"]
 pub(super) mod acd_calls;
+#[path = "core_turns.rs"]
+mod core_turns;
 
 use super::acd_admin::{self, AcdCommand};
 
@@ -240,11 +242,21 @@ impl Core {
         let mut hung_up = false;
         let mut snapshot = tokio::time::interval(Duration::from_secs(1));
         snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut turns = core_turns::TurnMeter::default();
         loop {
             let deadline = [self.node.poll_timeout(), self.env.poll_timeout(), self.acd.poll_timeout()].into_iter().flatten().min().map(tokio::time::Instant::from_std);
             let drain_deadline = self.draining_since.map(|t| tokio::time::Instant::from_std(t + self.drain_timeout));
-            tokio::select! {
-                Some(ev) = inbound.recv() => {
+            let wake = tokio::select! {
+                Some(ev) = inbound.recv() => Wake::Inbound(ev),
+                Some(cmd) = commands.recv() => Wake::Command(cmd),
+                Some(ev) = media.recv() => Wake::Media(ev),
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => Wake::Timer,
+                _ = snapshot.tick() => Wake::Snapshot,
+                _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => Wake::DrainTimeout,
+            };
+            let turn = turns.start(wake.label());
+            match wake {
+                Wake::Inbound(ev) => {
                     let n = self.input_now();
                     self.on_inbound(n, ev);
                     // Under load, take what else is queued in the same turn: the loop's own cost
@@ -257,27 +269,27 @@ impl Core {
                         self.on_inbound(n, ev);
                     }
                 }
-                Some(cmd) = commands.recv() => {
+                Wake::Command(cmd) => {
                     let n = self.input_now();
                     self.on_command(n, cmd)
                 }
-                Some(ev) = media.recv() => {
+                Wake::Media(ev) => {
                     let n = self.input_now();
                     self.on_media(n, ev)
                 }
-                _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                Wake::Timer => {
                     let n = self.input_now();
                     self.env.handle_timeout(n.instant);
                     self.acd_timeout(n);
                     self.node.handle_timeout(n, &mut self.env);
                 }
-                _ = snapshot.tick() => {
+                Wake::Snapshot => {
                     let n = now();
                     let records: Vec<_> = self.node.calls.live_summaries(n.unix_ms).iter().map(super::records::cdr_of).collect();
                     // The write runs on the blocking pool; the next tick skips while it does.
                     let _ = self.live.snapshot(records);
                 }
-                _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(far_future)), if drain_deadline.is_some() => {
+                Wake::DrainTimeout => {
                     if hung_up || self.node.calls.active() == 0 {
                         tracing::warn!(open = self.node.txl.stats().active(), "drain timeout: stopping with transactions open");
                         break;
@@ -293,6 +305,7 @@ impl Core {
                 }
             }
             self.drain_outputs(now());
+            turns.finish(turn, self.node.calls.held(), self.node.txl.stats().active());
             if self.draining_since.is_some() && self.node.txl.stats().active() == 0 && self.pings.is_empty() && self.node.calls.held() == 0 {
                 break;
             }
@@ -650,6 +663,29 @@ impl Core {
         self.conns.insert(id, ConnEntry { remote: peer.addr, writer: writer.clone() });
         self.by_remote.insert((Transport::Tcp, peer.addr), id);
         spawn_outbound(peer.addr, id, writer, queue, self.inbound_tx.clone(), self.tcp_idle, self.shutdown.clone());
+    }
+}
+
+/// What woke the core's loop.
+enum Wake {
+    Inbound(Inbound),
+    Command(Command),
+    Media(SessionEvent),
+    Timer,
+    Snapshot,
+    DrainTimeout,
+}
+
+impl Wake {
+    fn label(&self) -> &'static str {
+        match self {
+            Wake::Inbound(_) => "inbound",
+            Wake::Command(_) => "command",
+            Wake::Media(_) => "media",
+            Wake::Timer => "timer",
+            Wake::Snapshot => "snapshot",
+            Wake::DrainTimeout => "drain",
+        }
     }
 }
 

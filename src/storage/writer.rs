@@ -10,7 +10,12 @@ use super::journal::{self, Loaded};
 use super::{lock, Backend, CdrRecord, Shared, StorageError, StorageOptions};
 
 /// Records taken from the channel per journal write (one fsync per batch).
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
+/// Journal writes (each with its fsync) start at most this often: records arriving meanwhile
+/// wait in the channel and go in the next write (group commit). At 1,000 calls/s an fsync per
+/// few records cost ~5 % of the node's CPU; a record is in the page cache within this time, so a
+/// `kill -9` still loses nothing (a power loss may lose this window).
+const JOURNAL_EVERY: Duration = Duration::from_millis(20);
 /// Journalled records go to the database at most this often (a flush or stop goes at once): each
 /// move costs a rotation, a read, an insert transaction and an unlink, each with its fsync, so
 /// at a thousand calls a second moving every small batch cost more CPU than the calls' SIP.
@@ -40,6 +45,8 @@ pub struct Writer {
     retry_at: Option<Instant>,
     /// When the last move to the database started.
     last_drain: Option<Instant>,
+    /// When the last journal write started.
+    last_journal: Option<Instant>,
     backoff: Duration,
     retry_min: Duration,
     retry_max: Duration,
@@ -58,6 +65,7 @@ impl Writer {
             unjournalled: Vec::new(),
             retry_at: None,
             last_drain: None,
+            last_journal: None,
             backoff: options.retry_min,
             retry_min: options.retry_min,
             retry_max: options.retry_max.max(options.retry_min),
@@ -93,6 +101,11 @@ impl Writer {
 
     /// Handles one message and whatever else is already queued; `true` means stop.
     async fn handle(&mut self, first: Msg) -> bool {
+        // A record right after a journal write waits for the group commit (a flush or a stop
+        // goes at once).
+        if let (Msg::Record(_), Some(last)) = (&first, self.last_journal) {
+            tokio::time::sleep_until(last + JOURNAL_EVERY).await;
+        }
         let mut records = Vec::new();
         let mut flushes = Vec::new();
         let mut stop = None;
@@ -152,6 +165,7 @@ impl Writer {
         if records.is_empty() {
             return;
         }
+        self.last_journal = Some(Instant::now());
         let lines: Result<Vec<Vec<u8>>, StorageError> = records.iter().map(journal::encode).collect();
         let shared = self.shared.clone();
         let write = move || {
