@@ -13,6 +13,7 @@ pub const TRANSPORT_CONNECTIONS: &str = "ncgw_transport_connections";
 pub const TRANSPORT_CONNECTIONS_OPENED: &str = "ncgw_transport_connections_opened_total";
 pub const RTP_PACKETS: &str = "ncgw_rtp_packets_total";
 pub const RTP_PORTS_IN_USE: &str = "ncgw_rtp_ports_in_use";
+pub const RTP_PORTS_WARM: &str = "ncgw_rtp_ports_warm";
 pub const RTP_KERNEL_FORWARDED: &str = "ncgw_rtp_kernel_forwarded_total";
 pub const CALLS_ACTIVE: &str = "ncgw_calls_active";
 pub const CALLS_ENDED: &str = "ncgw_calls_total";
@@ -46,6 +47,8 @@ pub struct Metrics {
     pub rtp_kernel_forwarded: IntCounterVec,
     /// RTP and RTCP ports held by media sessions (two per leg).
     pub rtp_ports_in_use: IntGauge,
+    /// Ports of ended calls whose sockets stay bound for the next calls (`media::warm`).
+    pub rtp_ports_warm: IntGauge,
     /// Calls not yet ended.
     pub calls_active: IntGauge,
     /// cause: the stable cause code of each ended call.
@@ -117,6 +120,7 @@ impl Metrics {
         let rtp_packets = counter_vec(RTP_PACKETS, "RTP and RTCP datagrams received by the media relay, by direction and result", &["direction", "result"]);
         let rtp_kernel_forwarded = counter_vec(RTP_KERNEL_FORWARDED, "RTP packets the kernel fast path forwarded for the relay (also counted as relayed in ncgw_rtp_packets_total)", &["direction"]);
         let rtp_ports_in_use = gauge(RTP_PORTS_IN_USE, "RTP and RTCP ports held by media sessions");
+        let rtp_ports_warm = gauge(RTP_PORTS_WARM, "RTP and RTCP ports of ended calls kept bound for the next calls");
         let calls_active = gauge(CALLS_ACTIVE, "Calls not yet ended");
         let calls_ended = counter_vec(CALLS_ENDED, "Ended calls by stable cause code", &["cause"]);
         let cdr_pending = gauge(CDR_PENDING, "Call records journalled on disk but not yet in the database");
@@ -154,6 +158,7 @@ impl Metrics {
             rtp_packets,
             rtp_kernel_forwarded,
             rtp_ports_in_use,
+            rtp_ports_warm,
             calls_active,
             calls_ended,
             call_setup_seconds,

@@ -149,6 +149,10 @@ struct Session {
     shared: Arc<Shared>,
     task: JoinHandle<()>,
     sockets: Arc<Sockets>,
+    /// The runtime whose reactor the sockets are registered with.
+    runtime: tokio::runtime::Handle,
+    /// The local addresses of side A and side B.
+    addrs: [LegAddrs; 2],
     /// The task runs on the transcoding runtime.
     moved: bool,
     /// Dropped with the session on every path (close, engine drop), which frees the ports.
@@ -168,6 +172,8 @@ pub struct MediaEngine {
     events_rx: Option<mpsc::Receiver<SessionEvent>>,
     /// The kernel fast path, when enabled and the kernel allows it (`enable_fast_path`).
     fast: Option<Arc<super::fastpath::FastPath>>,
+    /// Closed sessions' sockets, bound and registered, for the next sessions.
+    warm: warm::WarmPool,
 }
 
 impl MediaEngine {
@@ -183,6 +189,7 @@ impl MediaEngine {
             events_tx,
             events_rx: Some(events_rx),
             fast: None,
+            warm: Default::default(),
         })
     }
 
@@ -225,16 +232,20 @@ impl MediaEngine {
     /// (`MediaError::NoRuntime` otherwise). `label` names the session in logs and stats (a call id, not a phone number).
     pub fn open_session(&mut self, label: &str) -> Result<SessionInfo, MediaError> {
         let caller = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
-        let runtime = super::relay_threads::relay_runtime(&caller).unwrap_or(&caller);
-        let a = self.ports.allocate(self.bind_ip)?;
-        let b = self.ports.allocate(self.bind_ip)?;
+        let t = now();
+        let (runtime, sockets, [a_addrs, b_addrs], [a_lease, b_lease]) = match self.warm.take(t, false) {
+            Some(w) => (w.runtime, w.sockets, w.addrs, w.leases),
+            None => match self.bind_session(&caller) {
+                Ok(fresh) => fresh,
+                Err(e @ MediaError::PortsExhausted { .. }) => {
+                    let w = self.warm.take(t, true).ok_or(e)?;
+                    (w.runtime, w.sockets, w.addrs, w.leases)
+                }
+                Err(e) => return Err(e),
+            },
+        };
         let id = SessionId(self.next_id);
         self.next_id += 1;
-        // The sockets belong to the reactor of the runtime the task runs on.
-        let entered = runtime.enter();
-        let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
-        let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
-        drop(entered);
         let shared = Arc::new(Shared {
             bridge: Mutex::new(Bridge::new(&self.config)),
             wake: Notify::new(),
@@ -248,11 +259,24 @@ impl MediaEngine {
             fork: OnceLock::new(),
             offload: offload::SessionOffload::new(self.fast.clone(), a_addrs, b_addrs),
         });
-        let sockets = Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp });
         let task = runtime.spawn(run(id, 0, shared.clone(), sockets.clone(), self.events_tx.clone()));
         tracing::debug!(session = %id, label, a = %a_addrs.rtp, b = %b_addrs.rtp, "media session opened");
-        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, moved: false, _leases: [a_lease, b_lease], _fork_leases: None });
+        self.sessions.insert(id, Session { label: label.to_owned(), shared, task, sockets, runtime, addrs: [a_addrs, b_addrs], moved: false, _leases: [a_lease, b_lease], _fork_leases: None });
         Ok(SessionInfo { id, a: a_addrs, b: b_addrs })
+    }
+
+    /// Binds two fresh port pairs, registered with the reactor of the relay thread they will run on.
+    #[allow(clippy::type_complexity)]
+    fn bind_session(&self, caller: &tokio::runtime::Handle) -> Result<(tokio::runtime::Handle, Arc<Sockets>, [LegAddrs; 2], [PortLease; 2]), MediaError> {
+        let runtime = super::relay_threads::relay_runtime(caller).unwrap_or(caller).clone();
+        let a = self.ports.allocate(self.bind_ip)?;
+        let b = self.ports.allocate(self.bind_ip)?;
+        // The sockets belong to the reactor of the runtime the task runs on.
+        let entered = runtime.enter();
+        let (a_rtp, a_rtcp, a_lease, a_addrs) = register(a)?;
+        let (b_rtp, b_rtcp, b_lease, b_addrs) = register(b)?;
+        drop(entered);
+        Ok((runtime, Arc::new(Sockets { a_rtp, a_rtcp, b_rtp, b_rtcp }), [a_addrs, b_addrs], [a_lease, b_lease]))
     }
 
     /// Applies one side's SDP (peer addresses, clock rate, hold).
@@ -361,6 +385,11 @@ impl MediaEngine {
         s.shared.offload.take_back_all(&mut s.shared.bridge(), true);
         let stats = snapshot(&s);
         tracing::debug!(session = %session, label = %s.label, "media session closed");
+        // A session that never moved to the transcoding runtime leaves its sockets for the next.
+        if !s.moved {
+            let Session { sockets, runtime, addrs, _leases, .. } = s;
+            self.warm.put(warm::Warm { closed: now(), runtime, sockets, addrs, leases: _leases });
+        }
         Ok(stats)
     }
 }
@@ -543,6 +572,9 @@ fn fire_timeouts(id: SessionId, shared: &Shared, events: &mpsc::Sender<SessionEv
 
 #[path = "engine_offload.rs"]
 mod offload;
+
+#[path = "engine_warm.rs"]
+mod warm;
 
 #[path = "engine_relay.rs"]
 mod relay_path;

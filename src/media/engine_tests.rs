@@ -268,3 +268,35 @@ fn bench_200_sessions() {
         1e9 / per_packet
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_sessions_sockets_serve_the_next_session_after_a_rest_and_late_packets_do_not_cross() {
+    let Call { mut engine, info, pa, pb } = call(45_000..=45_099, RelayConfig::default()).await;
+    pa.send_to(&testpkt::rtp(0, 1, 160, 0xaaaa, false, &[1; 160]), info.a.rtp).await.unwrap();
+    assert_eq!(RtpPacket::parse(&recv(&pb).await.0).unwrap().ssrc(), 0xaaaa);
+    engine.close(info.id).unwrap();
+    assert_eq!((engine.ports().in_use(), engine.ports().warm()), (0, 4), "kept bound, not in use");
+    // Within the rest a new session gets fresh ports.
+    let fresh = engine.open_session("second").unwrap();
+    assert_ne!(fresh.a.rtp, info.a.rtp);
+    engine.close(fresh.id).unwrap();
+    // The old caller keeps sending after its call ended.
+    pa.send_to(&testpkt::rtp(0, 2, 320, 0xaaaa, false, &[1; 160]), info.a.rtp).await.unwrap();
+    tokio::time::advance(Duration::from_millis(600)).await;
+    tokio::task::yield_now().await;
+    let again = engine.open_session("third").unwrap();
+    assert_eq!((again.a, again.b), (info.a, info.b), "the oldest rested sockets are reused");
+    assert_eq!((engine.ports().in_use(), engine.ports().warm()), (4, 4));
+    let (qa, a) = peer().await;
+    let (qb, b) = peer().await;
+    engine.set_remote(again.id, Side::A, remote(a, None)).unwrap();
+    engine.set_remote(again.id, Side::B, remote(b, None)).unwrap();
+    qa.send_to(&testpkt::rtp(0, 7, 1120, 0xcccc, false, &[3; 160]), again.a.rtp).await.unwrap();
+    let v = recv(&qb).await.0;
+    assert_eq!(RtpPacket::parse(&v).unwrap().ssrc(), 0xcccc, "the old call's late packet was discarded, not relayed");
+    let stats = engine.close(again.id).unwrap();
+    assert_eq!((stats.a.packets_in, stats.a.dropped.total()), (1, 0));
+    drop(engine);
+    let ports = PortAllocator::new(45_000..=45_099).unwrap();
+    assert_eq!(ports.in_use(), 0);
+}

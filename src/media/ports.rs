@@ -21,6 +21,8 @@ struct Pool {
     used: Vec<bool>,
     cursor: usize,
     in_use: usize,
+    /// Leases parked with a closed session's sockets kept bound (`media::warm`).
+    warm: usize,
 }
 
 /// The allocator; clones share one pool.
@@ -42,12 +44,36 @@ pub struct PortPair {
 pub struct PortLease {
     pool: Arc<Mutex<Pool>>,
     rtp_port: u16,
+    /// Held by a closed session's kept sockets, not by a session: counted as warm, not in use.
+    parked: bool,
 }
 
 impl PortLease {
     /// The even RTP port; RTCP is the next one.
     pub fn rtp_port(&self) -> u16 {
         self.rtp_port
+    }
+
+    /// The pair stays reserved but no session holds it (its sockets wait for the next session).
+    pub fn park(&mut self) {
+        if !std::mem::replace(&mut self.parked, true) {
+            let mut pool = lock(&self.pool);
+            pool.in_use -= 1;
+            pool.warm += 1;
+            metrics().rtp_ports_in_use.sub(2);
+            metrics().rtp_ports_warm.add(2);
+        }
+    }
+
+    /// A session holds the pair again.
+    pub fn unpark(&mut self) {
+        if std::mem::replace(&mut self.parked, false) {
+            let mut pool = lock(&self.pool);
+            pool.warm -= 1;
+            pool.in_use += 1;
+            metrics().rtp_ports_warm.sub(2);
+            metrics().rtp_ports_in_use.add(2);
+        }
     }
 }
 
@@ -57,8 +83,13 @@ impl Drop for PortLease {
         let i = usize::from((self.rtp_port - pool.first) / 2);
         if let Some(slot) = pool.used.get_mut(i) {
             if std::mem::replace(slot, false) {
-                pool.in_use -= 1;
-                metrics().rtp_ports_in_use.sub(2);
+                if self.parked {
+                    pool.warm -= 1;
+                    metrics().rtp_ports_warm.sub(2);
+                } else {
+                    pool.in_use -= 1;
+                    metrics().rtp_ports_in_use.sub(2);
+                }
             }
         }
     }
@@ -77,7 +108,7 @@ impl PortAllocator {
         if pairs == 0 {
             return Err(MediaError::EmptyRange { range });
         }
-        let pool = Pool { range, first: first as u16, used: vec![false; pairs], cursor: 0, in_use: 0 };
+        let pool = Pool { range, first: first as u16, used: vec![false; pairs], cursor: 0, in_use: 0, warm: 0 };
         Ok(PortAllocator { pool: Arc::new(Mutex::new(pool)) })
     }
 
@@ -86,7 +117,7 @@ impl PortAllocator {
         let pairs = lock(&self.pool).used.len();
         for _ in 0..pairs {
             let Some(port) = self.reserve() else { break };
-            let lease = PortLease { pool: self.pool.clone(), rtp_port: port };
+            let lease = PortLease { pool: self.pool.clone(), rtp_port: port, parked: false };
             match (bind(SocketAddr::new(ip, port)), bind(SocketAddr::new(ip, port + 1))) {
                 (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
                 // The lease drops here and frees the pair for a later round.
@@ -108,9 +139,14 @@ impl PortAllocator {
         Some(pool.first + 2 * i as u16)
     }
 
-    /// Ports held by leases (two per pair).
+    /// Ports held by sessions (two per pair).
     pub fn in_use(&self) -> usize {
         2 * lock(&self.pool).in_use
+    }
+
+    /// Ports of ended sessions kept bound for the next ones (two per pair).
+    pub fn warm(&self) -> usize {
+        2 * lock(&self.pool).warm
     }
 
     /// How many pairs the range holds.
