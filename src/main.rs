@@ -2,7 +2,22 @@
 
 fn main() -> std::process::ExitCode {
     tune_malloc();
+    raise_fd_limit();
     ncgw::cli::main()
+}
+
+/// Each call holds four RTP/RTCP sockets (and ended calls' sockets rest a while before reuse):
+/// 2,000 calls need over 8,000 descriptors, past the usual soft limit of 1,024. Raise the soft
+/// limit to the hard one, as the Go runtime does for every program; `ncgw` never needs fewer.
+fn raise_fd_limit() {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write only the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
 }
 
 /// glibc's allocator gives memory back as soon as the top of a heap is free (128 KiB) and takes
