@@ -374,6 +374,12 @@ impl MediaEngine {
         Ok(snapshot(s))
     }
 
+    /// Closes the kept sockets of sessions that ended more than 30 s ago (call it now and then:
+    /// `open_session` does too, but an idle node opens none).
+    pub fn expire_warm(&mut self) {
+        self.warm.expire(now());
+    }
+
     /// Stops relaying, frees the ports and returns the final statistics. The sockets close when the
     /// aborted task is dropped by the runtime, moments later; a pair reused before that fails to
     /// bind and is skipped by the allocator.

@@ -300,3 +300,18 @@ async fn a_closed_sessions_sockets_serve_the_next_session_after_a_rest_and_late_
     let ports = PortAllocator::new(45_000..=45_099).unwrap();
     assert_eq!(ports.in_use(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn kept_sockets_are_closed_after_30_s_without_new_calls() {
+    let mut engine = MediaEngine::new(45_200..=45_299, LO, RelayConfig::default()).unwrap();
+    let info = engine.open_session("only").unwrap();
+    engine.close(info.id).unwrap();
+    tokio::task::yield_now().await;
+    engine.expire_warm();
+    assert_eq!(engine.ports().warm(), 4, "still resting");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    engine.expire_warm();
+    assert_eq!((engine.ports().warm(), engine.ports().in_use()), (0, 0));
+    // Closed for real: the port binds again.
+    std::net::UdpSocket::bind(info.a.rtp).expect("the port was released");
+}

@@ -288,6 +288,8 @@ impl Core {
                     let records: Vec<_> = self.node.calls.live_summaries(n.unix_ms).iter().map(super::records::cdr_of).collect();
                     // The write runs on the blocking pool; the next tick skips while it does.
                     let _ = self.live.snapshot(records);
+                    // Sockets of calls ended long ago go back to the system (after a peak).
+                    self.env.media.engine.expire_warm();
                 }
                 Wake::DrainTimeout => {
                     if hung_up || self.node.calls.active() == 0 {
