@@ -174,10 +174,17 @@ impl TransactionLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_max(now, usize::MAX);
+    }
+
+    /// Fires at most `max` of the timers due at `now`; the others stay due (`poll_timeout`).
+    pub fn handle_timeout_max(&mut self, now: Instant, max: usize) {
+        let mut budget = max;
         while let Some(&Reverse((at, tx))) = self.timers.peek() {
-            if at > now {
+            if at > now || budget == 0 {
                 break;
             }
+            budget -= 1;
             self.timers.pop();
             // `with_*` fire whatever is due; a stale entry finds nothing due and changes nothing.
             match tx {

@@ -360,3 +360,21 @@ fn branches_are_unique_and_carry_the_magic_cookie() {
     assert!(a.starts_with("z9hG4bK") && a.len() > 20);
     assert_ne!(a, b);
 }
+
+#[test]
+fn a_bounded_timeout_call_fires_at_most_its_budget_and_leaves_the_rest_due() {
+    let mut h = Harness::new();
+    for _ in 0..10 {
+        send(&mut h, Method::Options, udp());
+    }
+    let sent = h.sent.len();
+    let due = h.layer.poll_timeout().expect("Timer E runs");
+    h.layer.handle_timeout_max(due, 4);
+    h.flush();
+    assert_eq!(h.sent.len() - sent, 4, "four retransmissions");
+    assert_eq!(h.layer.poll_timeout(), Some(due), "the other six are still due");
+    h.layer.handle_timeout_max(due, usize::MAX);
+    h.flush();
+    assert_eq!(h.sent.len() - sent, 10);
+    assert!(h.layer.poll_timeout().is_some_and(|t| t > due));
+}
