@@ -210,6 +210,8 @@ impl Core {
         let mut node = SipNode::new(timers, policy, b2bua, random_seed()).expect("timer values were validated with the settings");
         if let Some(max) = std::num::NonZeroUsize::new(settings.max_transactions) {
             node.txl.set_max_transactions(max);
+            // An ended call lingers with about three transactions (Timer J / RFC 6026).
+            node.calls.reserve((max.get() / 3).min(1 << 17));
         }
         Core {
             node,

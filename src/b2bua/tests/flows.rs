@@ -355,3 +355,12 @@ fn the_call_duration_limit_ends_both_legs() {
     }
     assert_eq!(c.bench.records[0].cause, "call.max_duration");
 }
+
+#[test]
+fn the_call_indexes_are_reserved_for_the_calls_the_node_may_hold() {
+    let mut m = crate::b2bua::manager::CallManager::new(crate::b2bua::manager::B2buaConfig::default(), 7);
+    m.reserve(10_000);
+    // Growing them later would rehash every key at once on the core.
+    assert!(m.calls.capacity() >= 10_000 && m.by_dialog.capacity() >= 20_000);
+    assert!(m.by_client_tx.capacity() >= 20_000 && m.by_server_tx.capacity() >= 20_000 && m.by_media.capacity() >= 10_000);
+}
