@@ -60,7 +60,7 @@ impl SipNode {
     /// stays due, so the runtime comes back at once, taking its turns with the inbound queue.
     pub fn handle_timeout(&mut self, now: Now, env: &mut dyn Env) {
         self.txl.handle_timeout_max(now.instant, TIMER_BATCH);
-        self.calls.handle_timeout_max(now, &mut self.txl, env, TIMER_BATCH);
+        self.calls.handle_timeout(now, &mut self.txl, env, TIMER_BATCH);
         self.process(now, env);
     }
 

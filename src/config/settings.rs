@@ -421,4 +421,3 @@ mod tests {
         assert!(e.to_string().contains("sip.t2_ms"), "{e}");
     }
 }
-

@@ -1,7 +1,9 @@
 //! Measures each turn of the core's loop: wall time into `ncgw_core_turn_seconds{wake}`, and a
 //! rate-limited warning (`core.slow_turn`) for a turn over 50 ms with its thread CPU time, so an
 //! operator can tell a turn that computed for long (CPU ≈ wall) from one whose thread was not
-//! running (CPU ≪ wall: the machine is overloaded or the process was paused).
+//! running (CPU ≪ wall: the machine is overloaded or the process was paused). The thread CPU
+//! clock is a system call (~0.5 µs, once per turn; a turn handles up to 32 messages): under 0.3 %
+//! of the core's time at 2,400 calls/s.
 use std::time::{Duration, Instant};
 
 use crate::metrics::metrics;

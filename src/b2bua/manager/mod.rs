@@ -213,13 +213,9 @@ impl CallManager {
         }
     }
 
-    /// Fires due timers. Stale timers (their call moved on) are skipped.
-    pub fn handle_timeout(&mut self, now: Now, txl: &mut TransactionLayer, env: &mut dyn Env) {
-        self.handle_timeout_max(now, txl, env, usize::MAX);
-    }
-
-    /// Handles at most `max` of the timers due at `now`; the others stay due (`poll_timeout`).
-    pub fn handle_timeout_max(&mut self, now: Now, txl: &mut TransactionLayer, env: &mut dyn Env, max: usize) {
+    /// Fires at most `max` of the timers due at `now`; the others stay due (`poll_timeout`).
+    /// Stale timers (their call moved on) are skipped.
+    pub fn handle_timeout(&mut self, now: Now, txl: &mut TransactionLayer, env: &mut dyn Env, max: usize) {
         let mut budget = max;
         while let Some((&(at, seq), &(key, kind))) = self.timers.iter().next() {
             if at > now.instant || budget == 0 {
